@@ -1,0 +1,321 @@
+"""Read `config.toml` into typed, frozen settings.
+
+Each section is a dataclass; its fields are the only keys allowed, and their
+annotations are the types checked. Every problem found is reported with its
+key and line, then loading stops once with a `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from digest.errors import ConfigError
+
+FullText = Literal["auto", "always", "never"]
+CommentsMode = Literal["auto", "none"]
+
+
+@dataclass(frozen=True)
+class NewsletterSettings:
+    title: str = "Digest"
+    """Masthead and subject line."""
+    max_stories: int = 10
+    """At most this many stories per issue, newest first."""
+    lookback_days: int = 7
+    """Only stories published within this many days; 0 means no limit."""
+    description: str = ""
+    """One line under the masthead."""
+    language: str = "en"
+    """Language of the newsletter's own words (and the default for feeds)."""
+    url: str = ""
+    """Where readers can find the newsletter on the web (optional)."""
+    sender: str = "Digest <digest@localhost>"
+    """From header: "Name <address>". Written `from` in config.toml."""
+    unsubscribe: str = ""
+    """List-Unsubscribe target: a mailto: or https: URL."""
+    postal_address: str = ""
+    """Sender's postal address, shown in the footer."""
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    url: str
+    """An http(s) URL or a local path (relative to config.toml)."""
+    title: str = ""
+    """Overrides the feed's own title as the story source."""
+    full_text: FullText = "auto"
+    """Fetch the article page: when the feed has only an excerpt, always, or never."""
+    comments: CommentsMode = "auto"
+    """Follow the entries' comment feeds, or not."""
+    language: str = ""
+    """Overrides the feed's declared language for summarising."""
+
+
+@dataclass(frozen=True)
+class SummarySettings:
+    sentences: int = 3
+    """Sentences per story summary."""
+
+
+@dataclass(frozen=True)
+class CommentSettings:
+    per_story: int = 3
+    """Comments shown under each story."""
+    max_words: int = 80
+    """A longer comment is cut at a sentence boundary with "…"."""
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    dir: str = "output"
+    """Where issues are written (relative to config.toml)."""
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    timeout: float = 20.0
+    """Seconds for a whole request, body included."""
+    max_bytes: int = 10_000_000
+    """Larger responses are cut off and count as failed."""
+    concurrency: int = 8
+    """Requests in flight at once."""
+    per_host: int = 2
+    """Requests in flight at once to any one host."""
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    path: str = "digest-state.sqlite"
+    """SQLite file remembering what was sent, HTTP validators and summaries."""
+
+
+@dataclass(frozen=True)
+class Config:
+    newsletter: NewsletterSettings = field(default_factory=NewsletterSettings)
+    feeds: tuple[FeedSettings, ...] = ()
+    summary: SummarySettings = field(default_factory=SummarySettings)
+    comments: CommentSettings = field(default_factory=CommentSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    state: StateSettings = field(default_factory=StateSettings)
+    base_dir: Path = field(default_factory=Path.cwd)
+    """Folder of config.toml: relative paths are resolved against it."""
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def output_dir(self) -> Path:
+        return self.resolve(self.output.dir)
+
+    @property
+    def state_path(self) -> Path:
+        env = os.environ.get("DIGEST_STATE")
+        return Path(env) if env else self.resolve(self.state.path)
+
+    @property
+    def templates_dir(self) -> Path:
+        """A `templates/` folder beside config.toml overrides the default theme."""
+        return self.base_dir / "templates"
+
+
+# TOML keys that are Python keywords or clash with builtins.
+_KEY_ALIASES = {"from": "sender"}
+_SECTIONS: dict[str, type] = {
+    "newsletter": NewsletterSettings,
+    "summary": SummarySettings,
+    "comments": CommentSettings,
+    "output": OutputSettings,
+    "fetch": FetchSettings,
+    "state": StateSettings,
+}
+_POSITIVE = {
+    "max_stories", "sentences", "per_story", "max_words", "concurrency", "per_host", "timeout",
+    "max_bytes",
+}  # fmt: skip
+_NON_NEGATIVE = {"lookback_days", "max_redirects"}
+
+
+def load_config(path: Path | str, **overrides: Any) -> Config:
+    """Load and validate config.toml; keyword overrides replace `[output] dir` etc."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (run `digest init` to write one)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    return parse_config(text, base_dir=path.resolve().parent, name=str(path), **overrides)
+
+
+def parse_config(text: str, base_dir: Path, name: str = "config.toml", **overrides: Any) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{name}: invalid TOML: {e}") from None
+    problems: list[str] = []
+    locate = _Locator(text)
+    sections: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "feeds":
+            sections["feeds"] = tuple(_read_feeds(value, locate, problems))
+        elif key in _SECTIONS:
+            if not isinstance(value, dict):
+                problems.append(f"'{key}' must be a table ([{key}]){locate.line(None, key)}")
+                continue
+            sections[key] = _read_section(key, _SECTIONS[key], value, locate, problems)
+        else:
+            problems.append(f"unknown key '{key}'{locate.line(None, key)}")
+    config = Config(**{k: v for k, v in sections.items() if v is not None}, base_dir=base_dir)
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        section, _, key = dotted.partition("__")
+        config = dataclasses.replace(
+            config, **{section: dataclasses.replace(getattr(config, section), **{key: value})}
+        )
+    if problems:
+        first, *rest = problems
+        more = f" (and {len(rest)} more: {'; '.join(rest)})" if rest else ""
+        raise ConfigError(f"{name}: {first}{more}")
+    return config
+
+
+def _read_feeds(value: Any, locate: _Locator, problems: list[str]) -> list[FeedSettings]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        problems.append(
+            f"'feeds' must be an array of tables ([[feeds]]){locate.line(None, 'feeds')}"
+        )
+        return []
+    feeds = []
+    for index, table in enumerate(value):
+        section = f"feeds[{index}]"
+        if "url" not in table:
+            problems.append(f"'{section}.url' is required{locate.line('feeds', None, index)}")
+            continue
+        feed = _read_section(section, FeedSettings, table, locate, problems, index=index)
+        if feed is not None:
+            feeds.append(feed)
+    return feeds
+
+
+def _read_section(
+    section: str,
+    cls: type,
+    table: dict[str, Any],
+    locate: _Locator,
+    problems: list[str],
+    index: int | None = None,
+) -> Any:
+    hints = typing.get_type_hints(cls)
+    header = section.split("[")[0]
+    values: dict[str, Any] = {}
+    before = len(problems)
+    for raw_key, value in table.items():
+        key = _KEY_ALIASES.get(raw_key, raw_key)
+        where = locate.line(header, raw_key, index)
+        if key not in hints or key.startswith("_"):
+            problems.append(f"unknown key '{section}.{raw_key}'{where}")
+            continue
+        error = _check(key, hints[key], value)
+        if error:
+            problems.append(f"'{section}.{raw_key}' {error}{where}")
+            continue
+        values[key] = float(value) if hints[key] is float else value
+    if len(problems) > before:
+        return None
+    return cls(**values)
+
+
+def _check(key: str, expected: Any, value: Any) -> str | None:
+    if typing.get_origin(expected) is Literal:
+        choices = typing.get_args(expected)
+        if value not in choices:
+            return f"must be one of {', '.join(repr(c) for c in choices)}, not {value!r}"
+        return None
+    if expected is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, expected)
+    if not ok:
+        return f"must be {_type_name(expected)}, not {type(value).__name__} {value!r}"
+    if key in _POSITIVE and value < 1:
+        return f"must be at least 1, not {value!r}"
+    if key in _NON_NEGATIVE and value < 0:
+        return f"must not be negative, not {value!r}"
+    return None
+
+
+def _type_name(t: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        t, str(t)
+    )
+
+
+class _Locator:
+    """Finds the line of a key in the TOML text, for messages (tomllib gives none)."""
+
+    _HEADER = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.\-]+)\s*\]")
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def line(self, section: str | None, key: str | None, index: int | None = None) -> str:
+        current: str | None = None
+        seen: dict[str, int] = {}
+        for number, line in enumerate(self.lines, start=1):
+            header = self._HEADER.match(line)
+            if header:
+                current = header.group(2)
+                seen[current] = seen.get(current, -1) + 1
+                if key is None and current == section and seen[current] == (index or 0):
+                    return f" (line {number})"
+                if section is None and current == key:
+                    return f" (line {number})"
+                continue
+            if key is None or current != section:
+                continue
+            if index is not None and seen.get(current or "") != index:
+                continue
+            if re.match(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
+                return f" (line {number})"
+        return ""
+
+
+STARTER_CONFIG = """\
+# digest configuration: see the README for every key.
+
+[newsletter]
+title = "My Digest"
+description = "The week's stories and the best of the conversation."
+max_stories = 10
+lookback_days = 7
+language = "en"
+from = "My Digest <digest@example.com>"
+unsubscribe = "mailto:digest@example.com?subject=unsubscribe"
+postal_address = ""
+
+[[feeds]]
+url = "https://www.thetruthaboutcars.com/feed/"
+full_text = "auto"    # "auto" | "always" | "never"
+
+[summary]
+sentences = 3
+
+[comments]
+per_story = 3
+
+[output]
+dir = "output"
+"""

@@ -1,0 +1,141 @@
+"""Plain data passed between pipeline stages.
+
+Every stage takes some of these and returns new ones; none is mutated after
+it is made. The chain is::
+
+    FeedSource ─collect─► FetchedFeed ─feeds─► Feed(entries: Entry…)
+    Entry ─extract─► Article ─summarise─► summary sentences
+    Entry ─comments─► CommentThread
+    … ─compose─► Issue ─render─► RenderedIssue ─output─► files
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class FeedStatus(StrEnum):
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Validators:
+    """HTTP cache validators remembered between runs for a conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One successful HTTP (or local file) response body, already size-capped."""
+
+    url: str
+    final_url: str
+    content: bytes
+    content_type: str | None = None
+    validators: Validators = field(default_factory=Validators)
+    not_modified: bool = False
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A feed item, normalised: plain-text title, canonical URL, raw content HTML."""
+
+    key: str  # stable identity across runs and feeds (canonical URL, else guid)
+    title: str
+    url: str
+    source: str  # the feed's title
+    feed_url: str
+    author: str | None = None
+    published: datetime | None = None
+    image: str | None = None
+    content_html: str = ""
+    language: str | None = None
+    comments_feed: str | None = None  # wfw:commentRss or Atom rel="replies"
+    comment_count: int | None = None  # slash:comments / thr:total
+    comments_page: str | None = None  # where readers join the conversation
+    is_excerpt: bool = False
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A configured feed after collection and parsing."""
+
+    url: str
+    status: FeedStatus
+    title: str | None = None
+    error: str | None = None
+    entries: tuple[Entry, ...] = ()
+
+
+@dataclass(frozen=True)
+class Article:
+    """An entry with its readable text: paragraphs of plain text."""
+
+    entry: Entry
+    paragraphs: tuple[str, ...]
+    image: str | None = None
+    extracted: bool = False  # True when the text came from the article page
+
+
+@dataclass(frozen=True)
+class Comment:
+    author: str
+    text: str  # plain text, paragraphs separated by blank lines
+    url: str | None = None
+    published: datetime | None = None
+    score: float | None = None  # reader votes where the source has them
+    replies: int | None = None
+
+
+@dataclass(frozen=True)
+class CommentThread:
+    comments: tuple[Comment, ...] = ()
+    total: int | None = None  # as announced by the source
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Story:
+    title: str
+    url: str
+    source: str
+    author: str | None
+    published: datetime | None
+    image: str | None
+    summary: tuple[str, ...]
+    comment_count: int | None
+    comments: tuple[Comment, ...] = ()
+    comments_url: str | None = None
+    key: str = ""  # the entry's identity, remembered once the story is sent
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    url: str
+    status: FeedStatus
+    title: str | None = None
+    error: str | None = None
+    items: int = 0
+
+
+@dataclass(frozen=True)
+class Issue:
+    id: str
+    title: str
+    generated_at: datetime
+    stories: tuple[Story, ...]
+    feeds: tuple[FeedReport, ...]
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    subject: str
+    html: str  # final email body, CSS inlined
+    text: str  # plain-text alternative
+    warnings: tuple[str, ...] = ()

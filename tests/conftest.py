@@ -1,0 +1,54 @@
+"""Shared fixtures: state in a temp dir, a config writer, the corpus location."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("DIGEST_CORPUS", REPO.parent / "shared" / "corpus"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own state file, never the developer's."""
+    monkeypatch.setenv("DIGEST_STATE", str(tmp_path / "state.sqlite"))
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The shared corpus of real public data; tests using it skip where it is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"corpus not found at {CORPUS} (set DIGEST_CORPUS to its path)")
+    return CORPUS
+
+
+ConfigWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> ConfigWriter:
+    """Write a config.toml for the given feed URLs; extra sections as TOML text."""
+
+    def write(*feeds: str, extra: str = "", newsletter: str = "", **feed_keys: str) -> Path:
+        lines = [
+            "[newsletter]",
+            'title = "Test Insider"',
+            "lookback_days = 0",
+            'unsubscribe = "mailto:leave@example.com"',
+            newsletter,
+            "",
+        ]
+        for url in feeds:
+            lines += ["[[feeds]]", f'url = "{url}"']
+            lines += [f'{k} = "{v}"' for k, v in feed_keys.items()]
+            lines.append("")
+        lines += ["[fetch]", "timeout = 5", "", extra]
+        path = tmp_path / "config.toml"
+        path.write_text("\n".join(lines), encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,465 @@
+"""The render stage: templates → MJML → HTML with CSS inlined, plus the text part."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import lxml.html
+import pytest
+
+from digest.config import Config, NewsletterSettings
+from digest.errors import RenderError
+from digest.models import Comment, Issue, RenderedIssue, Story
+from digest.render import (
+    ArchiveEntry,
+    default_theme_dir,
+    issue_context,
+    make_environment,
+    mjml_to_html,
+    reldate,
+    render_archive,
+    render_issue,
+    safe_url,
+    template_search_path,
+)
+
+NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+HOSTILE = '<script>alert(1)</script> <img src=x onerror=alert(1)> {{ 7*7 }} {% raw %} "q" &amp;'
+LEAD_TITLE = "Renault Discussing U.S. Sale of Alpine Sports Cars With AutoNation"
+SECOND_TITLE = "Junkyard Find: 1985 Toyota Van"
+
+
+def make_config(base: Path, **newsletter: str) -> Config:
+    settings = {
+        "title": "The Insider",
+        "description": "The week's car news and the best of the conversation.",
+        "sender": "The Insider <insider@example.com>",
+        "unsubscribe": "https://example.com/unsubscribe?list=insider&u=42",
+        "postal_address": "1 Example Street\nDetroit, MI 48201",
+        "url": "https://example.com/insider",
+    } | newsletter
+    return Config(newsletter=NewsletterSettings(**settings), base_dir=base)
+
+
+def make_issue() -> Issue:
+    lead = Story(
+        title=LEAD_TITLE,
+        url="https://www.example.com/2026/11/renault-alpine?utm_source=feed&x=1",
+        source="The Truth About Cars",
+        author="Matt Posky",
+        published=NOW - timedelta(hours=20),
+        image="http://cdn.example.com/alpine.jpg",
+        summary=(
+            "Renault has been considering how best to sell Alpine sports cars in North America.",
+            "Leveraging a big dealer network could be an ideal way to get a foot in the door.",
+        ),
+        comment_count=19,
+        comments=(
+            Comment(
+                author="Corey Lewis",
+                text="Infiniti dealers are the sensible place.\n\nWhere would you service them?",
+                url="https://www.example.com/2026/11/renault-alpine#comment-1",
+                published=NOW - timedelta(hours=2),
+            ),
+            Comment(
+                author="Bkojote",
+                text="AutoNation is basically a glorified buy-here-pay-here lot.",
+                published=NOW - timedelta(days=3),
+            ),
+        ),
+        comments_url="https://www.example.com/2026/11/renault-alpine#comments",
+    )
+    plain = Story(
+        title=SECOND_TITLE,
+        url="https://www.example.com/junkyard-van",
+        source="Junkyard",
+        author=None,
+        published=None,
+        image=None,
+        summary=("The Toyota Van was a cab-over, mid-engined machine.",),
+        comment_count=4,
+    )
+    hostile = Story(
+        title=HOSTILE,
+        url="javascript:alert(1)",
+        source=f"Feed {HOSTILE}",
+        author=HOSTILE,
+        published=NOW - timedelta(days=1),
+        image="data:image/svg+xml,<svg onload=alert(1)>",
+        summary=(f"Summary {HOSTILE}", "{% include 'base.mjml.j2' %}"),
+        comment_count=None,
+        comments=(
+            Comment(
+                author=HOSTILE,
+                text=f"Comment {HOSTILE}",
+                url=" JaVaScRiPt:alert(1)",
+                published=NOW - timedelta(minutes=5),
+            ),
+        ),
+        comments_url="vbscript:msgbox(1)",
+    )
+    return Issue(
+        id="2026-11-26",
+        title="The Insider, 26 November 2026",
+        generated_at=NOW,
+        stories=(lead, plain, hostile),
+        feeds=(),
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def rendered(config: Config) -> RenderedIssue:
+    return render_issue(make_issue(), config)
+
+
+def visible_text(html: str) -> str:
+    return " ".join(lxml.html.fromstring(html).text_content().split())
+
+
+def links(html: str) -> list[str]:
+    doc = lxml.html.fromstring(html)
+    return [
+        v
+        for el in doc.iter()
+        if isinstance(el.tag, str)
+        for k, v in el.items()
+        if k in ("href", "src")
+    ]
+
+
+def conditional_comments(html: str) -> list[str]:
+    return [c for c in re.findall(r"<!--.*?-->", html, re.S) if "[if" in c or "endif]" in c]
+
+
+# ── what the reader sees ─────────────────────────────────────────────────────
+
+
+def test_html_has_masthead_stories_conversation_and_footer(rendered: RenderedIssue) -> None:
+    text = visible_text(rendered.html)
+    assert rendered.html.startswith("<!DOCTYPE html>")
+    assert "The Insider" in text
+    assert "Thursday, 26 November 2026" in text
+    for story in make_issue().stories:
+        assert " ".join(story.title.split()) in text
+        for sentence in story.summary:
+            assert sentence in text
+    assert "The Truth About Cars · by Matt Posky · 25 Nov 2026" in text
+    assert "Join the conversation · 2 of 19 comments" in text
+    assert "Join the conversation · 4 comments" in text  # count known, none shown
+    assert "Corey Lewis · 2 h ago" in text and "Bkojote · 3 days ago" in text
+    assert "Where would you service them?" in text
+    assert "Read comment" in text and "Read more →" in text
+    assert "You are receiving The Insider because you subscribed." in text
+    assert "1 Example Street" in text and "Detroit, MI 48201" in text
+    assert "Sent by digest" in text
+    assert 'href="https://example.com/unsubscribe?list=insider&amp;u=42"' in rendered.html
+
+
+def test_css_is_inlined(rendered: RenderedIssue) -> None:
+    doc = lxml.html.fromstring(rendered.html)
+    title = doc.find_class("title")[0]
+    assert "font-weight:700" in title.get("style")
+    comment = doc.find_class("comment-body")[0]
+    assert "border-left:3px solid #b3001b" in comment.get("style")
+    assert "color:#1a1a1a" in title.find("a").get("style")
+    assert "<link" not in rendered.html and "@import" not in rendered.html  # no remote fonts
+    # mjml's reset stays in <head> instead of bloating every table cell.
+    assert rendered.html.count("mso-table-lspace") == 1
+
+
+def test_media_queries_and_conditional_comments_survive_premailer(config: Config) -> None:
+    env = make_environment(config)
+    compiled = mjml_to_html(
+        env.get_template("digest.mjml.j2").render(issue_context(make_issue(), config))
+    )
+    html = render_issue(make_issue(), config).html
+    assert "@media only screen and (max-width: 480px)" in html
+    assert ".story img.thumb { float: none !important;" in html
+    before, after = conditional_comments(compiled), conditional_comments(html)
+    assert len(before) > 10
+    assert after == before  # every one, byte for byte
+    assert "<!--[if mso]>" in html and "<o:OfficeDocumentSettings>" in html
+
+
+def test_images_lead_full_width_others_beside_headline_none_when_missing(
+    rendered: RenderedIssue,
+) -> None:
+    doc = lxml.html.fromstring(rendered.html)
+    images = [img for img in doc.iter("img")]
+    assert [img.get("src") for img in images] == ["http://cdn.example.com/alpine.jpg"]  # http kept
+    assert images[0].get("alt") == LEAD_TITLE
+    assert images[0].get("width") == "600"
+
+
+def test_preheader_and_title(rendered: RenderedIssue) -> None:
+    doc = lxml.html.fromstring(rendered.html)
+    assert doc.find(".//title").text == "The Insider · Thursday, 26 November 2026"
+    preview = doc.xpath("//body/div[contains(@style, 'display:none')]")[0]
+    assert " ".join(preview.text_content().split()) == f"{LEAD_TITLE} — and 2 more stories"
+
+
+@pytest.mark.parametrize(
+    ("titles", "subject"),
+    [
+        ((LEAD_TITLE,), f"The Insider: {LEAD_TITLE}"),
+        ((LEAD_TITLE, "b", "c"), f"The Insider: {LEAD_TITLE} and 2 more"),
+        (("Two\r\nlines\nBcc: x@example.com",), "The Insider: Two lines Bcc: x@example.com"),
+        ((), "The Insider"),
+    ],
+)
+def test_subject(config: Config, titles: tuple[str, ...], subject: str) -> None:
+    base = make_issue().stories[1]
+    issue = replace(make_issue(), stories=tuple(replace(base, title=t) for t in titles))
+    assert render_issue(issue, config).subject == subject
+
+
+def test_text_part(rendered: RenderedIssue) -> None:
+    text = rendered.text
+    assert text.startswith("The Insider\nThursday, 26 November 2026\n")
+    assert f"{LEAD_TITLE}\n{'=' * len(LEAD_TITLE)}\n" in text
+    assert f"{SECOND_TITLE}\n{'-' * len(SECOND_TITLE)}\n" in text
+    assert "Read more: https://www.example.com/2026/11/renault-alpine?utm_source=feed&x=1" in text
+    assert (
+        "Join the conversation · 2 of 19 comments: "
+        "https://www.example.com/2026/11/renault-alpine#comments"
+    ) in text
+    assert "> Corey Lewis, 2 h ago:\n> Infiniti dealers are the sensible place.\n>\n" in text
+    assert "> Read comment: https://www.example.com/2026/11/renault-alpine#comment-1" in text
+    assert "Unsubscribe: https://example.com/unsubscribe?list=insider&u=42" in text
+    assert "&#" not in text and "&lt;" not in text  # no HTML escaping in the text part
+
+
+def test_footer_without_unsubscribe_or_address(tmp_path: Path) -> None:
+    rendered = render_issue(make_issue(), make_config(tmp_path, unsubscribe="", postal_address=""))
+    assert "You are receiving The Insider because you subscribed." in visible_text(rendered.html)
+    assert "Unsubscribe" not in rendered.html and "Unsubscribe" not in rendered.text
+    assert "Example Street" not in rendered.html
+
+
+def test_mailto_unsubscribe_is_a_link(tmp_path: Path) -> None:
+    config = make_config(tmp_path, unsubscribe="mailto:insider@example.com?subject=unsubscribe")
+    assert "mailto:insider@example.com?subject=unsubscribe" in links(
+        render_issue(make_issue(), config).html
+    )
+
+
+def test_html_stays_under_gmail_clipping_for_ten_stories(config: Config) -> None:
+    words = ("the quick brown fox jumps over the lazy dog again " * 6).split()
+    lead = make_issue().stories[0]
+    comment = Comment(
+        author="A Regular Commenter",
+        text=" ".join(words[:60]),
+        url="https://www.example.com/2026/11/a-story-with-a-long-slug/#comment-123456",
+        published=NOW - timedelta(hours=3),
+    )
+    stories = tuple(
+        replace(
+            lead,
+            title=f"{LEAD_TITLE} ({i})",
+            url=f"https://www.example.com/2026/11/a-story-with-a-long-slug-{i}/",
+            image=f"https://cdn.example.com/uploads/2026/11/picture-{i}-1200x675.jpg",
+            summary=(" ".join(words[:25]),) * 3,
+            comments=(comment,) * 3,
+        )
+        for i in range(10)
+    )
+    html = render_issue(replace(make_issue(), stories=stories), config).html
+    assert len(html.encode()) < 102_000, len(html.encode())
+
+
+# ── untrusted text ───────────────────────────────────────────────────────────
+
+
+def test_hostile_text_is_escaped_and_never_evaluated(rendered: RenderedIssue) -> None:
+    html = rendered.html
+    assert "<script" not in html
+    assert "<img src=x" not in html and "<svg" not in html
+    doc = lxml.html.fromstring(html)
+    attributes = {k for el in doc.iter() if isinstance(el.tag, str) for k in el.attrib}
+    assert not {a for a in attributes if a.startswith("on")}
+    assert not [img for img in doc.iter("img") if img.get("src") == "x"]
+    text = visible_text(html)
+    assert " ".join(HOSTILE.split()) in text  # shown as text, once escaped, not twice
+    assert "{% include 'base.mjml.j2' %}" in text
+    assert "49" not in html and "49" not in rendered.text and "49" not in rendered.subject
+    assert HOSTILE in rendered.text  # the text part is plain text: nothing to escape
+
+
+def test_only_http_urls_become_links(rendered: RenderedIssue) -> None:
+    found = links(rendered.html)
+    assert found and all(re.match(r"https?://", url) for url in found), found
+    assert not re.search(r"javascript:|vbscript:|data:", rendered.html, re.I)
+    assert "javascript:" not in rendered.text.lower() and "vbscript:" not in rendered.text
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.com/a?b=1&c=2", "https://example.com/a?b=1&c=2"),
+        ("http://example.com", "http://example.com"),
+        ("  HTTPS://Example.com/x  ", "HTTPS://Example.com/x"),
+        ("https://example.com/a b", "https://example.com/a%20b"),
+        ("javascript:alert(1)", ""),
+        (" JaVaScRiPt:alert(1)", ""),
+        ("java\tscript:alert(1)", ""),
+        ("data:text/html,<script>alert(1)</script>", ""),
+        ("vbscript:msgbox(1)", ""),
+        ("//evil.example.com/x", ""),
+        ("/relative/path", ""),
+        ("https:no-host", ""),
+        ("mailto:a@example.com", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_safe_url(url: str | None, expected: str) -> None:
+    assert safe_url(url) == expected
+
+
+def test_safe_url_extra_scheme() -> None:
+    assert safe_url("mailto:a@example.com", "mailto") == "mailto:a@example.com"
+    assert safe_url("javascript:x", "mailto") == ""
+
+
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [
+        (timedelta(seconds=20), "just now"),
+        (timedelta(minutes=-5), "just now"),
+        (timedelta(minutes=12), "12 min ago"),
+        (timedelta(hours=2, minutes=59), "2 h ago"),
+        (timedelta(days=1, hours=3), "1 day ago"),
+        (timedelta(days=3), "3 days ago"),
+        (timedelta(days=45), "12 Oct 2026"),
+    ],
+)
+def test_reldate(delta: timedelta, expected: str) -> None:
+    assert reldate(NOW - delta, NOW) == expected
+    assert reldate((NOW - delta).replace(tzinfo=None), NOW) == expected  # naive means UTC
+
+
+# ── themes and overrides ─────────────────────────────────────────────────────
+
+
+def test_search_path_user_folder_first(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    assert template_search_path(config) == [default_theme_dir()]
+    (tmp_path / "templates").mkdir()
+    assert template_search_path(config) == [tmp_path / "templates", default_theme_dir()]
+    assert (default_theme_dir() / "partials" / "story.mjml.j2").is_file()
+
+
+def write_override(tmp_path: Path, name: str, body: str) -> None:
+    path = tmp_path / "templates" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+
+
+def test_user_partial_overrides_the_default(tmp_path: Path) -> None:
+    write_override(
+        tmp_path,
+        "partials/story.mjml.j2",
+        "<mj-text>Custom story: {{ story.title }} {{ story.url|safe_url }}</mj-text>\n",
+    )
+    rendered = render_issue(make_issue(), make_config(tmp_path))
+    text = visible_text(rendered.html)
+    assert f"Custom story: {LEAD_TITLE}" in text
+    assert "Join the conversation" not in text  # the default partial was not used
+    assert "You are receiving The Insider" in text  # the rest of the theme was
+    assert "<script" not in rendered.html  # overrides are autoescaped too
+
+
+def test_override_extends_the_default_block_by_block(tmp_path: Path) -> None:
+    write_override(
+        tmp_path,
+        "digest.mjml.j2",
+        '{% extends "default/digest.mjml.j2" %}\n'
+        "{% block footer %}\n"
+        "<mj-section><mj-column><mj-text>Sponsored by nobody</mj-text></mj-column></mj-section>\n"
+        "{{ super() }}\n"
+        "{% endblock %}\n",
+    )
+    text = visible_text(render_issue(make_issue(), make_config(tmp_path)).html)
+    assert "Sponsored by nobody" in text
+    assert "You are receiving The Insider" in text and LEAD_TITLE in text
+
+
+def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    write_override(tmp_path, "partials/story.mjml.j2", "<mj-text>\n{{ story.title }}\n{% if %}\n")
+    with pytest.raises(RenderError, match=r"templates/partials/story\.mjml\.j2, line 3: "):
+        render_issue(make_issue(), make_config(tmp_path))
+
+
+def test_undefined_variable_names_file_and_line(tmp_path: Path) -> None:
+    write_override(
+        tmp_path, "partials/story.mjml.j2", "<mj-text>\n\n{{ story.subtitle }}</mj-text>\n"
+    )
+    with pytest.raises(RenderError, match=r"story\.mjml\.j2, line 3: .*subtitle"):
+        render_issue(make_issue(), make_config(tmp_path))
+
+
+def test_python_error_in_a_template_names_file_and_line(tmp_path: Path) -> None:
+    write_override(tmp_path, "partials/comment.mjml.j2", "{{ comment.author|longdate }}\n")
+    with pytest.raises(RenderError, match=r"comment\.mjml\.j2, line 1: \w+Error: "):
+        render_issue(make_issue(), make_config(tmp_path))
+
+
+def test_invalid_mjml_is_a_render_error(tmp_path: Path) -> None:
+    write_override(tmp_path, "partials/story.mjml.j2", "<mj-text>unclosed\n")
+    with pytest.raises(RenderError, match="invalid MJML"):
+        render_issue(make_issue(), make_config(tmp_path))
+
+
+def test_missing_template_is_a_render_error(tmp_path: Path) -> None:
+    write_override(tmp_path, "digest.mjml.j2", '{% include "partials/nope.mjml.j2" %}\n')
+    with pytest.raises(RenderError, match=r"template not found: partials/nope\.mjml\.j2"):
+        render_issue(make_issue(), make_config(tmp_path))
+
+
+# ── archive ──────────────────────────────────────────────────────────────────
+
+
+def test_archive_lists_issues_newest_first(config: Config) -> None:
+    older = replace(make_issue(), id="2026-11-19", generated_at=NOW - timedelta(days=7))
+    entries = [ArchiveEntry.from_issue(older), ArchiveEntry.from_issue(make_issue())]
+    entries.append(ArchiveEntry("2026-11-27", HOSTILE, NOW + timedelta(days=1), 0, None))
+    html = render_archive(entries, config)
+    assert html.startswith("<!DOCTYPE html>")
+    doc = lxml.html.fromstring(html)
+    hrefs = [a.get("href") for a in doc.iter("a")]
+    assert hrefs == [
+        "https://example.com/insider",
+        "2026-11-27/email.html",
+        "2026-11-26/email.html",
+        "2026-11-19/email.html",
+    ]
+    text = visible_text(html)
+    assert "Thursday, 26 November 2026 · 3 stories" in text
+    assert LEAD_TITLE in text and "<script" not in html
+
+
+# ── golden files ─────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("part", ["html", "text"])
+def test_matches_snapshot(part: str) -> None:
+    """Regenerate with DIGEST_UPDATE_SNAPSHOTS=1 and review the diff."""
+    config = make_config(Path("/nonexistent-config-dir"))
+    rendered = render_issue(make_issue(), config)
+    actual = rendered.html if part == "html" else rendered.text
+    path = SNAPSHOTS / ("issue.html" if part == "html" else "issue.txt")
+    if os.environ.get("DIGEST_UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+    assert path.exists(), f"{path} missing: run with DIGEST_UPDATE_SNAPSHOTS=1"
+    assert actual == path.read_text(encoding="utf-8")

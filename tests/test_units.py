@@ -1,0 +1,260 @@
+"""Parametrised tables for the small pure functions of each stage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digest.comments import is_worth_showing, pick_comments
+from digest.config import load_config, parse_config
+from digest.errors import ConfigError, FeedError
+from digest.feeds import canonical_url, is_excerpt, parse_feed
+from digest.models import Comment, Fetched
+from digest.sanitise import html_to_paragraphs, safe_url
+from digest.summarise import is_standalone, split_sentences, summarise
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_repository_config_is_valid() -> None:
+    config = load_config(REPO / "config.toml")
+    assert config.newsletter.title == "TTAC Insider"
+    assert config.feeds[0].url == "https://www.thetruthaboutcars.com/feed/"
+
+
+def test_config_defaults_and_alias(tmp_path: Path) -> None:
+    config = parse_config('[newsletter]\nfrom = "A <a@b.c>"\n[[feeds]]\nurl = "x"\n', tmp_path)
+    assert config.newsletter.sender == "A <a@b.c>"
+    assert (config.newsletter.max_stories, config.newsletter.lookback_days) == (10, 7)
+    assert config.summary.sentences == 3 and config.comments.per_story == 3
+    assert config.feeds[0].full_text == "auto"
+    assert config.output_dir == tmp_path / "output"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("bogus = 1\n", "unknown key 'bogus' (line 1)"),
+        ("[newsletter]\n\nmax_stories = 0\n", "max_stories' must be at least 1, not 0 (line 3)"),
+        ("[newsletter]\nlookback_days = -1\n", "must not be negative"),
+        ("[summary]\nsentences = true\n", "'summary.sentences' must be an integer, not bool"),
+        ("newsletter = 3\n", "'newsletter' must be a table"),
+        ("[[feeds]]\ntitle = 'x'\n", "'feeds[0].url' is required (line 1)"),
+        ("[output]\ndir = 5\n", "'output.dir' must be a string"),
+        ("[[feeds]]\nurl = 'a'\ncomments = 'yes'\n", "'feeds[0].comments' must be one of"),
+    ],
+)  # fmt: skip
+def test_config_errors(tmp_path: Path, toml: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config(toml, tmp_path)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_config_reports_every_problem_once(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown key 'a'.*and 1 more: unknown key 'b'"):
+        parse_config("a = 1\nb = 2\n", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://Example.COM:443/a?utm_source=rss&id=3#frag", "https://example.com/a?id=3"),
+        ("http://x.org/p?fbclid=1&gclid=2", "http://x.org/p"),
+        ("https://x.org", "https://x.org/"),
+        ("https://x.org:8080/a?b=1&utm_medium=feed&c=", "https://x.org:8080/a?b=1&c="),
+    ],
+)
+def test_canonical_url(url: str, expected: str) -> None:
+    assert canonical_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("html", "excerpt"),
+    [
+        ("<p>Short teaser [&#8230;]</p>", True),
+        ("<p>" + "word " * 300 + "</p>", False),
+        ("<p>" + "word " * 300 + " Continue reading →</p>", True),
+        ("<p>" + "word " * 300 + " [...]</p>", True),
+        ("<p>One line.</p>", True),
+    ],
+)
+def test_is_excerpt(html: str, excerpt: bool) -> None:
+    assert is_excerpt(html) is excerpt
+
+
+@pytest.mark.parametrize(
+    ("html", "paragraphs"),
+    [
+        ("<p>a <b>b</b></p><p>c</p>", ["a b", "c"]),
+        ("<script>alert(1)</script><p>x</p>", ["x"]),
+        ("<style>p{}</style>text", ["text"]),
+        ("A &amp; B<br>C", ["A & B", "C"]),
+        ('<img src=x onerror="alert(1)">caption', ["caption"]),
+        ("<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>", ["<script>alert(1)</script>"]),
+        ("", []),
+    ],
+)
+def test_html_to_paragraphs(html: str, paragraphs: list[str]) -> None:
+    assert html_to_paragraphs(html) == paragraphs
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "expected"),
+    [
+        ("javascript:alert(1)", None, None),
+        ("JaVaScRiPt:alert(1)", None, None),
+        ("data:text/html,x", None, None),
+        ("vbscript:x", None, None),
+        ("/path", "https://a.example/x", "https://a.example/path"),
+        ("/path", None, None),
+        ("https://a.example/ok", None, "https://a.example/ok"),
+        ("java\x00script:alert(1)", None, None),
+        ("http://", None, None),
+    ],
+)
+def test_safe_url(url: str, base: str | None, expected: str | None) -> None:
+    assert safe_url(url, base) == expected
+
+
+def _fetched(body: str, url: str = "https://site.example/feed") -> Fetched:
+    return Fetched(url=url, final_url=url, content=body.encode())
+
+
+def test_parse_feed_normalises_entries() -> None:
+    body = """<?xml version="1.0"?><rss version="2.0"
+      xmlns:media="http://search.yahoo.com/mrss/" xmlns:wfw="http://wellformedweb.org/CommentAPI/"
+      xmlns:slash="http://purl.org/rss/1.0/modules/slash/"><channel><title>Site &amp; Co</title>
+      <language>de-DE</language>
+      <item><title>A &lt;b&gt;bold&lt;/b&gt; title</title><link>/a?utm_source=x&amp;k=1</link>
+      <author>jo@site.example (Jo Writer)</author><pubDate>Tue, 24 Nov 2026 10:00:00 GMT</pubDate>
+      <media:content url="https://img.example/1.jpg" medium="image"/>
+      <wfw:commentRss>/a/feed/</wfw:commentRss><slash:comments>19</slash:comments>
+      <description>Teaser [&#8230;]</description></item></channel></rss>"""
+    title, entries = parse_feed(_fetched(body))
+    assert title == "Site & Co"
+    (entry,) = entries
+    assert entry.title == "A bold title"
+    assert entry.url == "https://site.example/a?k=1" == entry.key
+    assert entry.author == "Jo Writer"
+    assert entry.published == datetime(2026, 11, 24, 10, tzinfo=UTC)
+    assert entry.image == "https://img.example/1.jpg"
+    assert entry.comments_feed == "https://site.example/a/feed/"
+    assert entry.comment_count == 19
+    assert entry.language == "de"
+    assert entry.is_excerpt
+
+
+def test_atom_replies_link_and_thr_count() -> None:
+    body = """<feed xmlns="http://www.w3.org/2005/Atom"
+      xmlns:thr="http://purl.org/syndication/thread/1.0"><title>A</title>
+      <entry><title>T</title><id>urn:1</id><link href="https://s.example/t"/>
+      <link rel="replies" type="application/atom+xml" href="https://s.example/t/c" thr:count="7"/>
+      <link rel="enclosure" type="image/png" href="https://s.example/i.png"/>
+      <updated>2026-11-20T10:00:00Z</updated><content type="html">&lt;p&gt;x&lt;/p&gt;</content>
+      </entry></feed>"""
+    (entry,) = parse_feed(_fetched(body))[1]
+    assert entry.comments_feed == "https://s.example/t/c"
+    assert entry.comment_count == 7
+    assert entry.image == "https://s.example/i.png"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("<!doctype html><html><body>hi</body></html>", "HTML page"),
+        ("\x00\x01garbage", "not a feed"),
+        ("<rss><channel></channel></rss>", "no entries"),
+    ],
+)
+def test_not_a_feed(body: str, reason: str) -> None:
+    with pytest.raises(FeedError, match=reason):
+        parse_feed(_fetched(body))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "ok"),
+    [
+        ("[Image: FernandoV/Shutterstock]", False),
+        ("Photo by Jane Doe for the Example Daily News.", False),
+        ("From Bloomberg:", False),
+        ("Become an insider and get the news first by subscribing to our newsletter.", False),
+        ("Too short to stand.", False),
+        ("Renault is considering how best to sell Alpine sports cars in North America.", True),
+        ("The post Example appeared first on Example Blog today.", False),
+        ("word " * 70, False),
+    ],
+)
+def test_is_standalone(sentence: str, ok: bool) -> None:
+    assert is_standalone(sentence) is ok
+
+
+def test_summary_keeps_article_order_and_count() -> None:
+    paragraphs = [
+        "Renault is considering how best to sell Alpine sports cars in North America. "
+        "The company has no dealer network of its own in the United States today.",
+        "[Image: Someone/Agency]",
+        "AutoNation could give the small brand access to many showrooms at once. "
+        "Executives said talks were at an early stage and might still fall through.",
+        "Alpine builds one of the best small sports coupes on sale in Europe right now.",
+    ]
+    summary = summarise(paragraphs, "en", 3)
+    assert len(summary) == 3
+    order = [next(i for i, p in enumerate(paragraphs) if s in p) for s in summary]
+    assert order == sorted(order)
+    assert not any("Image" in s for s in summary)
+
+
+def test_sentence_splitting_needs_no_download_and_knows_abbreviations() -> None:
+    text = "Mr. Smith paid €46.39 billion in the U.S. on Friday. He left. “Done,” he said."
+    assert split_sentences(text, "en") == (
+        "Mr. Smith paid €46.39 billion in the U.S. on Friday.",
+        "He left.",
+        "“Done,” he said.",
+    )
+    assert split_sentences("Ein Satz. Noch einer.", "xx-unknown")  # falls back, never fails
+
+
+def _comment(author: str, text: str, minute: int = 0) -> Comment:
+    return Comment(author=author, text=text, published=datetime(2026, 1, 1, 0, minute, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("First!", False),
+        ("frist post", False),
+        ("https://spam.example/buy", False),
+        ("THIS IS THE WORST CAR EVER MADE BY ANYONE", False),
+        ("Sooooooooo good", False),
+        ("[deleted]", False),
+        ("Nice car", False),
+        ("I owned one for ten years and it never let me down once.", True),
+    ],
+)
+def test_comment_filters(text: str, ok: bool) -> None:
+    assert is_worth_showing(_comment("a", text)) is ok
+
+
+def test_pick_comments_one_per_author_substance_then_chronological() -> None:
+    long = "This is a thoughtful comment about the article with several points. " * 4
+    comments = [
+        _comment("Ann", "Short but fine comment here today.", 1),
+        _comment("Bob", long, 2),
+        _comment("Ann", long + " More.", 3),
+        _comment("Cid", "First!", 4),
+        _comment("Dee", "A reasonable remark that adds a little to the story.", 5),
+        _comment("Eve", long, 6),  # duplicate text of Bob's
+    ]
+    picked = pick_comments(comments, per_story=3, max_words=500)
+    assert [c.author for c in picked] == ["Bob", "Ann", "Dee"]
+
+
+def test_long_comment_cut_at_sentence_with_ellipsis() -> None:
+    text = "One sentence here is fine. " * 30
+    (picked,) = pick_comments([_comment("a", text)], per_story=3, max_words=20)
+    assert picked.text.endswith("…")
+    assert len(picked.text.split()) <= 21
+    assert picked.text.startswith("One sentence here is fine. One")
