@@ -229,6 +229,12 @@ def init(
         out.print(f"Copied the default theme to {target}", markup=False, highlight=False)
 
 
+# --- preview commands (digest preview) ---
+
+
+# --- mail commands (digest send, subscribers, schedule) ---
+
+
 def _logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.ERROR,
