@@ -19,7 +19,16 @@ from typing import Any, Literal
 from digest.errors import ConfigError
 
 FullText = Literal["auto", "always", "never"]
-CommentsMode = Literal["auto", "none"]
+CommentsMode = Literal["auto", "none", "wordpress", "reddit", "hackernews", "discourse", "mastodon"]
+SummaryAlgorithm = Literal[
+    "auto", "lead", "lexrank", "textrank", "lsa", "luhn", "edmundson", "sumbasic", "kl",
+    "reduction",
+]  # fmt: skip
+FeedSummaryAlgorithm = Literal[
+    "", "auto", "lead", "lexrank", "textrank", "lsa", "luhn", "edmundson", "sumbasic", "kl",
+    "reduction",
+]  # fmt: skip
+SmtpSecurity = Literal["starttls", "tls", "none"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,9 @@ class NewsletterSettings:
     sender: str = "Digest <digest@localhost>"
     """From header: "Name <address>". Written `from` in config.toml."""
     unsubscribe: str = ""
-    """List-Unsubscribe target: a mailto: or https: URL."""
+    """List-Unsubscribe target: a mailto: or https: URL; "{token}" becomes the reader's token."""
+    unsubscribe_secret_env: str = "DIGEST_UNSUBSCRIBE_SECRET"
+    """Environment variable holding the secret that signs unsubscribe tokens."""
     postal_address: str = ""
     """Sender's postal address, shown in the footer."""
 
@@ -53,15 +64,25 @@ class FeedSettings:
     full_text: FullText = "auto"
     """Fetch the article page: when the feed has only an excerpt, always, or never."""
     comments: CommentsMode = "auto"
-    """Follow the entries' comment feeds, or not."""
+    """Where comments come from: "auto" (comment feed or discussion link), "none", or a source."""
     language: str = ""
     """Overrides the feed's declared language for summarising."""
+    comments_url: str = ""
+    """With an explicit comments source: the thread's API URL; {page} {url} {id} are filled in."""
+    summary_sentences: int = 0
+    """Sentences per summary for this feed; 0 uses `[summary] sentences`."""
+    summary_algorithm: FeedSummaryAlgorithm = ""
+    """Summariser for this feed; "" uses `[summary] algorithm`."""
 
 
 @dataclass(frozen=True)
 class SummarySettings:
     sentences: int = 3
     """Sentences per story summary."""
+    algorithm: SummaryAlgorithm = "auto"
+    """Sentence ranker: "auto" (position-aware centrality), "lead", or a sumy algorithm."""
+    max_words: int = 75
+    """Word cap of a summary: a sentence that would pass it gives way to a shorter one."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +91,12 @@ class CommentSettings:
     """Comments shown under each story."""
     max_words: int = 80
     """A longer comment is cut at a sentence boundary with "…"."""
+    abuse_filter: bool = True
+    """Drop comments with abusive language (better-profanity's maintained word list)."""
+    abuse_allow: str = "hell, damn, damned, crap, crappy, sucks, suck, bloody, screw, screwed"
+    """Comma-separated words the abuse list should not count (mild words car talk needs)."""
+    abuse_words: str = ""
+    """Comma-separated extra words that make a comment abusive."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +125,74 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
+class ThemeSettings:
+    brand_color: str = "#b3001b"
+    """Accent colour: the top rule, buttons and links (a dark red by default)."""
+    text_color: str = "#1a1a1a"
+    """Body text colour."""
+    background_color: str = "#efece8"
+    """Colour around the 600 px column."""
+    serif_font: str = "Georgia, 'Times New Roman', serif"
+    """Font stack for headlines and body text (system fonts only: no remote fonts)."""
+    sans_font: str = "-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
+    """Font stack for labels, bylines and the footer."""
+    logo_url: str = ""
+    """An http(s) image shown in the masthead instead of the wordmark."""
+    logo_width: int = 200
+    """Width of the logo in pixels (its height follows the image's proportions)."""
+    logo_height: int = 50
+    """Height of the logo in pixels, for clients that need it up front."""
+    footer_text: str = ""
+    """Why readers get this; replaces "You are receiving … because you subscribed."."""
+    size_budget_kb: int = 90
+    """Upper bound for email.html in KB: comments, then tail stories are dropped to fit."""
+    utm_source: str = ""
+    """utm_source added to story links (none when empty)."""
+    utm_medium: str = "email"
+    """utm_medium added to story links when utm_source is set."""
+    utm_campaign: str = ""
+    """utm_campaign added to story links when utm_source is set ("" → the issue id)."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    """SMTP server or an email service provider's relay."""
+    port: int = 587
+    """587 for STARTTLS, 465 for implicit TLS, 25 for a local relay."""
+    security: SmtpSecurity = "starttls"
+    """"starttls" (upgrade after connecting), "tls" (TLS from the start) or "none"."""
+    username: str = ""
+    """AUTH user; empty means no AUTH."""
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    """Environment variable holding the AUTH password (never in config.toml)."""
+    rate: float = 10.0
+    """Messages per second at most; 0 means as fast as the server takes them."""
+    timeout: float = 30.0
+    """Seconds to wait for the server on any one command."""
+    retries: int = 5
+    """Tries after a transient failure (4xx, dropped connection) before giving up for now."""
+    backoff: float = 2.0
+    """Seconds before the first retry; doubled each time."""
+    ca_file: str = ""
+    """PEM file of extra certificate authorities to trust (a private relay's own CA)."""
+    dkim_key: str = ""
+    """PEM private key file: sign every message with DKIM for the From domain."""
+    dkim_selector: str = ""
+    """DKIM selector whose DNS TXT record holds the public key."""
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    cron: str = "0 7 * * 1-5"
+    """When issues go out: a five-field cron expression, in `timezone`."""
+    timezone: str = ""
+    """IANA zone of the cron expression, e.g. "America/Detroit"; empty means the machine's."""
+    grace_minutes: int = 720
+    """After downtime, a missed due time is caught up once if it is at most this old."""
+
+
+@dataclass(frozen=True)
 class Config:
     newsletter: NewsletterSettings = field(default_factory=NewsletterSettings)
     feeds: tuple[FeedSettings, ...] = ()
@@ -106,6 +201,9 @@ class Config:
     output: OutputSettings = field(default_factory=OutputSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
     state: StateSettings = field(default_factory=StateSettings)
+    theme: ThemeSettings = field(default_factory=ThemeSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     base_dir: Path = field(default_factory=Path.cwd)
     """Folder of config.toml: relative paths are resolved against it."""
 
@@ -137,12 +235,17 @@ _SECTIONS: dict[str, type] = {
     "output": OutputSettings,
     "fetch": FetchSettings,
     "state": StateSettings,
+    "theme": ThemeSettings,
+    "smtp": SmtpSettings,
+    "schedule": ScheduleSettings,
 }
 _POSITIVE = {
     "max_stories", "sentences", "per_story", "max_words", "concurrency", "per_host", "timeout",
-    "max_bytes",
+    "max_bytes", "size_budget_kb", "logo_width", "logo_height",
 }  # fmt: skip
-_NON_NEGATIVE = {"lookback_days", "max_redirects"}
+_NON_NEGATIVE = {"lookback_days", "max_redirects", "rate", "retries", "backoff", "grace_minutes"}
+_NON_NEGATIVE.add("summary_sentences")
+_POSITIVE.add("port")
 
 
 def load_config(path: Path | str, **overrides: Any) -> Config:

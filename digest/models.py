@@ -91,6 +91,11 @@ class Comment:
     published: datetime | None = None
     score: float | None = None  # reader votes where the source has them
     replies: int | None = None
+    id: str | None = None  # the source's identity for the comment
+    parent: str | None = None  # id of the comment replied to; None for a top-level comment
+    depth: int = 0  # 0 for top-level, 1 for a reply, …
+    source: str | None = None  # "wordpress", "reddit", "hackernews", "discourse", "mastodon"
+    rank: int | None = None  # place among its siblings where the source ranks them (HN)
 
 
 @dataclass(frozen=True)

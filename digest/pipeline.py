@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,7 +18,7 @@ from typing import Protocol, TypeVar
 import httpx
 
 from digest import comments as comment_rules
-from digest import extract, summarise
+from digest import extract, languages, summarise
 from digest.collect import PAGE_ACCEPT, Fetcher
 from digest.config import Config, FeedSettings
 from digest.errors import DigestError
@@ -200,16 +201,20 @@ async def _story(
     article_task = _article(fetcher, feed, entry, warnings)
     thread_task = _comments(fetcher, feed, entry, warnings)
     article, thread = await asyncio.gather(article_task, thread_task)
-    language = entry.language or config.newsletter.language
-    key = summarise.content_hash(article.paragraphs, language, config.summary.sentences)
-    summary = state.summary(key)
-    if summary is None:
-        summary = await asyncio.to_thread(
-            summarise.summarise, article.paragraphs, language, config.summary.sentences
+    summary = await _summary(state, config, feed, entry, article.paragraphs)
+    chosen = await asyncio.to_thread(
+        functools.partial(
+            comment_rules.pick_comments,
+            thread.comments,
+            config.comments.per_story,
+            config.comments.max_words,
+            article="\n\n".join((entry.title, *article.paragraphs)),
+            abuse=comment_rules.AbuseFilter.from_settings(
+                config.comments.abuse_filter,
+                config.comments.abuse_allow,
+                config.comments.abuse_words,
+            ),
         )
-        state.remember_summary(key, summary)
-    chosen = comment_rules.pick_comments(
-        thread.comments, config.comments.per_story, config.comments.max_words
     )
     return Story(
         title=entry.title,
@@ -224,6 +229,35 @@ async def _story(
         comments_url=entry.comments_page or entry.url or None,
         key=entry.key,
     )
+
+
+async def _summary(
+    state: State, config: Config, feed: FeedSettings, entry: Entry, paragraphs: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The story's summary, from the state file when this exact text was summarised before."""
+    text = " ".join(paragraphs[:5])
+    language = languages.choose(entry.language, text, config.newsletter.language)
+    count = feed.summary_sentences or config.summary.sentences
+    algorithm = feed.summary_algorithm or config.summary.algorithm
+    words = config.summary.max_words
+    key = summarise.content_hash(
+        paragraphs, language, count, title=entry.title, algorithm=algorithm, max_words=words
+    )
+    summary = state.summary(key)
+    if summary is None:
+        summary = await asyncio.to_thread(
+            functools.partial(
+                summarise.summarise,
+                paragraphs,
+                language,
+                count,
+                title=entry.title,
+                algorithm=algorithm,
+                max_words=words,
+            )
+        )
+        state.remember_summary(key, summary)
+    return summary
 
 
 async def _article(
@@ -243,11 +277,17 @@ async def _article(
 async def _comments(
     fetcher: Fetcher, feed: FeedSettings, entry: Entry, warnings: list[str]
 ) -> CommentThread:
-    if feed.comments == "none" or not entry.comments_feed:
+    """The story's comment thread; any failure costs only these comments, and is reported."""
+    where = comment_rules.locate(entry, feed.comments, feed.comments_url)
+    if where is None:
         return CommentThread()
     try:
-        fetched = await fetcher.fetch(entry.comments_feed, allow_local=False)
-        return await asyncio.to_thread(comment_rules.parse_comments, fetched)
+        fetched = await fetcher.fetch(where.url, allow_local=False, accept=where.source.accept)
+        return await asyncio.to_thread(where.source.parse, fetched)
     except DigestError as e:
-        warnings.append(f"{entry.comments_feed}: comments: {e}")
+        warnings.append(f"{where.url}: comments ({where.source.name}): {e}")
         return CommentThread(error=str(e))
+    except Exception as e:  # a parser bug must still cost only this story's comments
+        logger.exception("%s: unexpected failure reading comments", where.url)
+        warnings.append(f"{where.url}: comments ({where.source.name}): unexpected error: {e!r}")
+        return CommentThread(error=repr(e))

@@ -11,7 +11,10 @@ from digest.config import Config
 from digest.message import build_message
 from digest.models import Issue, RenderedIssue
 from digest.output import ISSUE_FILES, read_issues, write_issue
-from digest.render import ArchiveEntry, render_archive, render_issue
+from digest.render import ArchiveEntry, render_archive, render_issue, render_web
+from digest.web import render_feed
+
+WEB_PAGE = "web.html"  # beside the four contract files: the issue as a web page
 
 
 def publish(
@@ -25,45 +28,70 @@ def publish(
     `local_images` maps image URLs to files copied beside the issue, so an
     issue built offline (the demo) shows its pictures in a browser preview.
     """
-    rendered = render_issue(issue, config)
-    message = build_message(issue, rendered, config)
-    html = rendered.html
-    assets: dict[str, Path] = {}
-    for url, path in (local_images or {}).items():
-        if url in html:
-            relative = f"images/{path.name}"
-            html = html.replace(url, relative)
-            assets[relative] = path
-    files: dict[str, str | bytes] = {
-        "email.html": html,
-        "email.txt": rendered.text,
-        "message.eml": bytes(message),
-    }
-    assert set(files) | {"issue.json"} == set(ISSUE_FILES)
+    number = issue_number(output_dir, issue.id)
+    files, assets, rendered = issue_files(issue, config, number, local_images)
+    assert set(files) | {"issue.json"} == {*ISSUE_FILES, WEB_PAGE}
     folder = write_issue(output_dir, issue, files, assets)
     write_archive(output_dir, config)
     return folder, rendered
 
 
+def issue_number(output_dir: Path, issue_id: str) -> int:
+    """Return the issue's number: its place in `output_dir`, oldest first (new: the next)."""
+    ids = [str(r.get("id")) for r in read_issues(output_dir)]  # newest first
+    return len(ids) - ids.index(issue_id) if issue_id in ids else len(ids) + 1
+
+
+def issue_files(
+    issue: Issue,
+    config: Config,
+    number: int | None,
+    local_images: Mapping[str, Path] | None = None,
+) -> tuple[dict[str, str | bytes], dict[str, Path], RenderedIssue]:
+    """Return an issue's files (all but issue.json), the images to copy beside them, and
+    the rendered email; `digest preview --watch` rewrites a folder with these."""
+    rendered = render_issue(issue, config, number)
+    message = build_message(issue, rendered, config)
+    html, web = rendered.html, render_web(issue, config, number)
+    assets: dict[str, Path] = {}
+    for url, path in (local_images or {}).items():
+        if url in html or url in web:
+            relative = f"images/{path.name}"
+            html, web = html.replace(url, relative), web.replace(url, relative)
+            assets[relative] = path
+    files: dict[str, str | bytes] = {
+        "email.html": html,
+        "email.txt": rendered.text,
+        "message.eml": bytes(message),
+        WEB_PAGE: web,
+    }
+    return files, assets, rendered
+
+
 def write_archive(output_dir: Path, config: Config) -> Path:
-    """`index.html` listing every issue found under `output_dir`."""
+    """`index.html` listing every issue found under `output_dir`, and `feed.xml` of them."""
     entries = []
     for record in read_issues(output_dir):
         try:
-            entries.append(_archive_entry(record))
+            entries.append(_archive_entry(record, output_dir))
         except (KeyError, TypeError, ValueError, AttributeError):
             continue  # a hand-edited or foreign issue.json: leave it out of the archive
+    (output_dir / "feed.xml").write_text(render_feed(entries, config), encoding="utf-8")
     path = output_dir / "index.html"
     path.write_text(render_archive(entries, config), encoding="utf-8")
     return path
 
 
-def _archive_entry(record: dict[str, Any]) -> ArchiveEntry:
+def _archive_entry(record: dict[str, Any], output_dir: Path) -> ArchiveEntry:
     stories = record.get("stories") or []
+    summary = stories[0].get("summary") if stories else None
+    issue_id = str(record["id"])
     return ArchiveEntry(
-        id=str(record["id"]),
+        id=issue_id,
         title=str(record.get("title", "")),
         generated_at=datetime.fromisoformat(str(record["generated_at"])),
         story_count=len(stories),
         first_story=str(stories[0].get("title")) if stories else None,
+        first_summary=str(summary[0]) if isinstance(summary, list) and summary else "",
+        page=WEB_PAGE if (output_dir / issue_id / WEB_PAGE).is_file() else "email.html",
     )

@@ -2,28 +2,36 @@
 
 Templates are looked up in the user's `templates/` folder first, then in the
 default theme; `default/<name>` always reaches the default theme, so an
-override can extend the original block by block.
+override can extend the original block by block. Dates and fixed words follow
+`[newsletter] language` (digest/i18n.py); colours, fonts and the logo come
+from `[theme]`; the HTML is kept under the size budget (digest/budget.py).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import textwrap
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypedDict
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jinja2
-import mjml
-from premailer import Premailer
 
-from digest.config import Config
+from digest.budget import fit
+from digest.config import Config, ThemeSettings
 from digest.errors import RenderError
+from digest.i18n import Words, aware
+from digest.inline import inline_css, mjml_to_html
 from digest.models import Comment, Issue, RenderedIssue, Story
+from digest.theme import ThemeContext, contrast, theme_context
+
+__all__ = ["inline_css", "mjml_to_html"]  # re-exported: the render stage's two compilers
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +49,7 @@ class StoryContext(TypedDict):
     index: int  # position in the issue; 0 is the lead story
     lead: bool
     title: str
-    url: str  # http(s) or ""
+    url: str  # http(s) or "", with the UTM parameters when configured
     source: str
     author: str | None
     published: datetime | None
@@ -59,13 +67,18 @@ class IssueContext(TypedDict):
     title: str  # the newsletter's name: masthead, subject, footer
     description: str
     language: str
+    number: int | None  # the issue's number in the archive, when known
     newsletter_url: str  # http(s) or ""
+    view_url: str  # the web version of this issue, http(s) or "" (needs [newsletter] url)
     unsubscribe: str  # http(s), mailto: or ""
     postal_address: str
     date: datetime  # when the issue was generated
-    now: datetime  # reference for relative dates ("2 h ago"): the same instant
+    now: datetime  # reference for relative dates ("2 hours ago"): the same instant
     stories: list[StoryContext]
     story_count: int
+    more_stories: int  # left out of this email by the size budget
+    theme: ThemeContext
+    t: Words  # the fixed words: {{ t("read_more") }}
 
 
 @dataclass(frozen=True)
@@ -77,11 +90,20 @@ class ArchiveEntry:
     generated_at: datetime
     story_count: int
     first_story: str | None
+    first_summary: str = ""
+    page: str = "web.html"  # issues built before web versions existed link to email.html
 
     @classmethod
     def from_issue(cls, issue: Issue) -> ArchiveEntry:
-        first = issue.stories[0].title if issue.stories else None
-        return cls(issue.id, issue.title, issue.generated_at, len(issue.stories), first)
+        first = issue.stories[0] if issue.stories else None
+        return cls(
+            issue.id,
+            issue.title,
+            issue.generated_at,
+            len(issue.stories),
+            first.title if first else None,
+            " ".join(first.summary[:1]) if first else "",
+        )
 
 
 def safe_url(value: object, *extra_schemes: str) -> str:
@@ -102,18 +124,32 @@ def safe_url(value: object, *extra_schemes: str) -> str:
     return ""
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def with_utm(url: str, theme: ThemeSettings, issue_id: str) -> str:
+    """Return `url` carrying the configured utm_* parameters (replacing any it had)."""
+    if not url or not theme.utm_source:
+        return url
+    parts = urlsplit(url)
+    tags = {
+        "utm_source": theme.utm_source,
+        "utm_medium": theme.utm_medium,
+        "utm_campaign": theme.utm_campaign or issue_id,
+    }
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in tags]
+    query += [(k, v) for k, v in tags.items() if v]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+_ENGLISH = Words("en")
 
 
 def longdate(value: datetime) -> str:
-    """Return "Thursday, 26 November 2026" (English: Python never sets LC_TIME itself)."""
-    return f"{value:%A}, {value.day} {value:%B} {value.year}"
+    """Return "Thursday, 26 November 2026" (the filter follows the newsletter's language)."""
+    return _ENGLISH.longdate(value)
 
 
 def shortdate(value: datetime | None) -> str:
     """Return "26 Nov 2026", or "" for no date."""
-    return f"{value.day} {value:%b} {value.year}" if value else ""
+    return _ENGLISH.shortdate(value)
 
 
 def isodate(value: datetime) -> str:
@@ -122,24 +158,34 @@ def isodate(value: datetime) -> str:
 
 
 def reldate(value: datetime | None, now: datetime) -> str:
-    """Return "just now", "12 min ago", "2 h ago", "3 days ago", or a date when older."""
-    if value is None:
-        return ""
-    seconds = (_aware(now) - _aware(value)).total_seconds()
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    days = int(seconds // 86400)
-    if days < 31:
-        return "1 day ago" if days == 1 else f"{days} days ago"
-    return shortdate(value)
+    """Return "just now", "12 minutes ago", "3 days ago", or a date when older than a month."""
+    return _ENGLISH.reldate(value, now)
 
 
 def _quote(text: str) -> str:
     return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
+
+
+def _underline(title: str, char: str) -> str:
+    """Return the title wrapped at 72 columns, underlined as long as its longest line."""
+    lines = _wrap(title, 72).splitlines() or [""]
+    return "\n".join([*lines, char * max(len(line) for line in lines)])
+
+
+def _wrap(text: str, width: int = 72) -> str:
+    return textwrap.fill(" ".join(text.split()), width, break_long_words=False)
+
+
+class LinkRefs:
+    """Numbers the links of the text part: `{{ ref(url) }}` → "[3]", listed at the end."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+
+    def __call__(self, url: str) -> str:
+        if url not in self.urls:
+            self.urls.append(url)
+        return f"[{self.urls.index(url) + 1}]"
 
 
 def default_theme_dir() -> Path:
@@ -167,7 +213,13 @@ def _autoescape(name: str | None) -> bool:
 
 def make_environment(config: Config) -> jinja2.Environment:
     """Return a Jinja environment over the search path, with the theme's filters."""
-    path = template_search_path(config)
+    return _environment(tuple(template_search_path(config)), config.newsletter.language)
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(path: tuple[Path, ...], language: str) -> jinja2.Environment:
+    # Cached: compiling the templates is most of a small render. auto_reload (on by default)
+    # still picks up an edited template, which `digest preview --watch` relies on.
     loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(p) for p in path]
     loaders.append(jinja2.PrefixLoader({"default": jinja2.FileSystemLoader(path[-1])}))
     env = jinja2.Environment(
@@ -176,25 +228,27 @@ def make_environment(config: Config) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=True,
     )
+    words = Words(language)
     env.filters.update(
         safe_url=safe_url,
-        reldate=reldate,
-        longdate=longdate,
-        shortdate=shortdate,
+        reldate=words.reldate,
+        longdate=words.longdate,
+        shortdate=words.shortdate,
         isodate=isodate,
         quote=_quote,
+        wrap=_wrap,
+        underline=_underline,
     )
     return env
 
 
-def _comments_label(shown: int, total: int | None) -> str:
+def _comments_label(shown: int, total: int | None, t: Words) -> str:
     if total is not None and total > shown and shown:
-        return f"{shown} of {total} comments"
+        return t("comments_some", shown=shown, total=total)
     count = max(shown, total or 0)
-    if not count:
-        return ""
-    return "1 comment" if count == 1 else f"{count} comments"
+    return t.plural("comments", count) if count else ""
 
 
 def _comment_context(comment: Comment) -> CommentContext:
@@ -207,12 +261,14 @@ def _comment_context(comment: Comment) -> CommentContext:
     )
 
 
-def _story_context(index: int, story: Story) -> StoryContext:
+def _story_context(
+    index: int, story: Story, config: Config, issue_id: str, t: Words
+) -> StoryContext:
     return StoryContext(
         index=index,
         lead=index == 0,
         title=story.title,
-        url=safe_url(story.url),
+        url=with_utm(safe_url(story.url), config.theme, issue_id),
         source=story.source,
         author=story.author,
         published=story.published,
@@ -220,27 +276,43 @@ def _story_context(index: int, story: Story) -> StoryContext:
         summary=list(story.summary),
         comment_count=story.comment_count,
         comments=[_comment_context(c) for c in story.comments],
-        comments_label=_comments_label(len(story.comments), story.comment_count),
+        comments_label=_comments_label(len(story.comments), story.comment_count, t),
         comments_url=safe_url(story.comments_url) or safe_url(story.url),
     )
 
 
-def issue_context(issue: Issue, config: Config) -> IssueContext:
+def web_url(config: Config, issue_id: str) -> str:
+    """Return the public address of an issue's web version, or "" without [newsletter] url."""
+    base = safe_url(config.newsletter.url)
+    if not base:
+        return ""
+    return f"{base.rstrip('/')}/{issue_id}/web.html"
+
+
+def issue_context(
+    issue: Issue, config: Config, number: int | None = None, more_stories: int = 0
+) -> IssueContext:
     """Return what the templates see: plain values, every URL already checked."""
     settings = config.newsletter
+    t = Words(settings.language)
     return IssueContext(
         id=issue.id,
         issue_title=issue.title,
         title=settings.title or issue.title,
         description=settings.description,
         language=settings.language or "en",
+        number=number,
         newsletter_url=safe_url(settings.url),
+        view_url=web_url(config, issue.id),
         unsubscribe=safe_url(settings.unsubscribe, "mailto"),
         postal_address=settings.postal_address,
         date=issue.generated_at,
         now=issue.generated_at,
-        stories=[_story_context(i, s) for i, s in enumerate(issue.stories)],
+        stories=[_story_context(i, s, config, issue.id, t) for i, s in enumerate(issue.stories)],
         story_count=len(issue.stories),
+        more_stories=more_stories,
+        theme=theme_context(config.theme, safe_url(config.theme.logo_url)),
+        t=t,
     )
 
 
@@ -283,65 +355,55 @@ def _search(config: Config) -> str:
     return ", ".join(str(p) for p in template_search_path(config))
 
 
-def _tidy_head(match: re.Match[str]) -> str:
-    return re.sub(r">\s+<", ">\n<", match.group(0))
-
-
-def mjml_to_html(source: str) -> str:
-    """Compile MJML to HTML, without remote fonts."""
-    # mrml rejects whitespace between <mj-head> children unless it starts with a newline.
-    source = re.sub(r"<mj-head>.*?</mj-head>", _tidy_head, source, count=1, flags=re.S)
-    try:
-        return str(mjml.mjml2html(source, fonts={}))
-    except ValueError as e:
-        where = ""
-        position = re.search(r"position (\d+)", str(e))
-        if position:  # a byte offset into the templated MJML
-            before = source.encode()[: int(position.group(1))].decode(errors="replace")
-            line = before.count("\n") + 1
-            where = f", MJML line {line}: {source.splitlines()[line - 1].strip()[:80]!r}"
-        raise RenderError(f"digest.mjml.j2: invalid MJML after templating{where}: {e}") from e
-
-
-def inline_css(html: str) -> str:
-    """Copy the theme's CSS into style attributes, keeping <style> and conditional comments."""
-    # premailer keeps the doctype only when it matches lxml's spelling exactly.
-    html = re.sub(r"^\s*<!doctype html>", "<!DOCTYPE html>", html, count=1, flags=re.I)
-    # mjml's reset rules stay in <head>: inlined into every table cell they add ~20 KB.
-    ignored = '<style type="text/css" data-premailer="ignore">'
-    html = re.sub(r'<style type="text/css">(?=\s*#outlook a)', ignored, html, count=1)
-    premailer = Premailer(
-        html,
-        keep_style_tags=True,
-        strip_important=False,
-        remove_classes=False,
-        disable_validation=True,
-        allow_network=False,
-        cssutils_logging_level=logging.CRITICAL,
-    )
-    return str(premailer.transform())
-
-
-def render_issue(issue: Issue, config: Config) -> RenderedIssue:
-    """Return the issue's subject, HTML body (CSS inlined) and plain-text part."""
+def render_issue(issue: Issue, config: Config, number: int | None = None) -> RenderedIssue:
+    """Return the issue's subject, HTML body (CSS inlined, within budget) and text part."""
     env = make_environment(config)
-    context = issue_context(issue, config)
+    context = issue_context(issue, config, number)
     subject = " ".join(_render(env, "subject.txt.j2", context, config).split())
-    source = _render(env, "digest.mjml.j2", context, config)
-    html = inline_css(mjml_to_html(source))
-    text = _render(env, "digest.txt.j2", context, config).strip() + "\n"
-    return RenderedIssue(subject=subject, html=html, text=text)
+
+    def compiled(version: Issue) -> str:
+        more = len(issue.stories) - len(version.stories)
+        source = _render(
+            env, "digest.mjml.j2", issue_context(version, config, number, more), config
+        )
+        return mjml_to_html(source)
+
+    fitted = fit(
+        issue,
+        lambda version: inline_css(compiled(version)),
+        config.theme.size_budget_kb * 1000,
+        estimate=lambda version: len(compiled(version).encode()),  # inlining is the slow part
+    )
+    warnings = list(fitted.notes)
+    theme = context["theme"]
+    if contrast(theme["brand"], "#ffffff") < 4.5 or contrast(theme["text"], "#ffffff") < 4.5:
+        warnings.append("[theme] colours read poorly on white (contrast under 4.5:1)")
+    text_context = issue_context(
+        fitted.issue, config, number, len(issue.stories) - len(fitted.issue.stories)
+    )
+    text = _render(env, "digest.txt.j2", {**text_context, "ref": LinkRefs()}, config)
+    return RenderedIssue(
+        subject=subject, html=fitted.html, text=text.strip() + "\n", warnings=tuple(warnings)
+    )
+
+
+def render_web(issue: Issue, config: Config, number: int | None = None) -> str:
+    """Return the issue's web version: the whole issue as a plain page (no budget)."""
+    env = make_environment(config)
+    return _render(env, "web.html.j2", issue_context(issue, config, number), config)
 
 
 def render_archive(issues: Sequence[ArchiveEntry], config: Config) -> str:
     """Return `output/index.html`: every issue, newest first."""
     env = make_environment(config)
-    entries = sorted(issues, key=lambda e: _aware(e.generated_at), reverse=True)
+    entries = sorted(issues, key=lambda e: aware(e.generated_at), reverse=True)
     context = {
         "title": config.newsletter.title,
         "description": config.newsletter.description,
         "language": config.newsletter.language or "en",
         "newsletter_url": safe_url(config.newsletter.url),
         "issues": entries,
+        "theme": theme_context(config.theme, safe_url(config.theme.logo_url)),
+        "t": Words(config.newsletter.language),
     }
     return _render(env, "archive.html.j2", context, config)

@@ -41,6 +41,30 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # Subscribers, the per-(issue, subscriber) send log, and the scheduler's memory.
+    """
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active',
+        subscribed_at TEXT NOT NULL,
+        unsubscribed_at TEXT
+    );
+    CREATE TABLE send_log (
+        issue_id TEXT NOT NULL,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        detail TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (issue_id, subscriber_id)
+    );
+    CREATE TABLE schedule_state (
+        key TEXT PRIMARY KEY,
+        value TEXT
+    );
+    """,
 ]
 
 

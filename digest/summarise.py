@@ -1,64 +1,84 @@
-"""Article → summary sentences, extracted with sumy, in article order.
+"""Article → summary sentences, extracted with sumy's document model, in article order.
 
-sumy's own tokenizer needs NLTK's `punkt_tab` data, which no package
-installs; sentences here come from `sentencex` (rule-based, shipped on PyPI,
-many languages) and words from a Unicode regex, wired into sumy's document
-model directly. Sentences that cannot stand alone in an email (image credits,
-bylines, "Read more", lead-ins ending in a colon, fragments) are dropped
-before ranking.
+The default, `auto`, is a position-aware centrality ranker in the manner of
+PacSum (Zheng & Lapata, 2019): a sentence scores for resembling the sentences
+that come *after* it, for its place in the article, and for sharing words
+with the headline; sentences are then picked greedily with a redundancy
+penalty (MMR) under a word budget. Every sumy algorithm can be chosen
+instead, and `lead` takes the first usable sentences. Whatever ranks them,
+only sentences that stand alone are candidates (`digest.sentences`), and the
+summary keeps article order. `bench/summaries.py` measures them all.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
-from collections.abc import Sequence
-from functools import lru_cache
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, get_args
 
-import sentencex
+import numpy as np
 from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
-from sumy.nlp.stemmers import Stemmer
+from sumy.summarizers._summarizer import AbstractSummarizer
+from sumy.summarizers.edmundson import EdmundsonSummarizer
+from sumy.summarizers.kl import KLSummarizer
 from sumy.summarizers.lex_rank import LexRankSummarizer
-from sumy.utils import get_stop_words
+from sumy.summarizers.lsa import LsaSummarizer
+from sumy.summarizers.luhn import LuhnSummarizer
+from sumy.summarizers.reduction import ReductionSummarizer
+from sumy.summarizers.sum_basic import SumBasicSummarizer
+from sumy.summarizers.text_rank import TextRankSummarizer
 
-from digest.sanitise import clean_text
+from digest import languages
+from digest.config import SummaryAlgorithm
+from digest.sentences import fingerprint, is_dangling, near_duplicate, words
+from digest.sentences import is_standalone as is_standalone  # re-exported for callers
+from digest.sentences import split_sentences as split_sentences
 
 logger = logging.getLogger(__name__)
 
-ALGORITHM = "lexrank-v1"
-"""Part of the cache key: change it when the selection changes."""
-MIN_WORDS = 6
-MAX_WORDS = 60
+ALGORITHMS: tuple[str, ...] = get_args(SummaryAlgorithm)
+VERSION = "auto-v2"
+"""Part of the cache key: change it when any selection rule changes."""
 
-_LANGUAGES = {
-    "en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian",
-    "pt": "portuguese", "nl": "dutch", "sv": "swedish", "da": "danish", "no": "norwegian",
-    "nb": "norwegian", "fi": "finnish", "ru": "russian", "cs": "czech", "sk": "slovak",
-    "el": "greek", "uk": "ukrainian", "pl": "polish", "hu": "hungarian", "ro": "romanian",
-}  # fmt: skip
-_WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
-_JUNK = [
-    re.compile(p, re.I)
-    for p in (
-        r"^\[?\s*(image|photo|picture|graphic|video|credit|illustration)s?\b.{0,80}[:/]",
-        r"^\[.*\]$",
-        r"^\(.*\)$",
-        r"^(photo|image)s?\s+(by|courtesy|credit)\b",
-        r"^by\s+[\w.'’ -]{2,60}$",
-        r"\b(read more|continue reading|click here|sign up|subscrib(e|ing)|newsletter)\b",
-        r"\bappeared first on\b",
-        r"^(share|tweet|email|print)( this)?( (story|article))?\W*$",
-        r"^(from|via|according to|per)\b[^.!?]{0,60}:\s*$",
-        r":\s*$",
-        r"^(advertisement|sponsored|related|see also)\b",
-        r"(https?://|www\.)\S+",
-    )
-]
+_SUMY: dict[str, type[AbstractSummarizer]] = {
+    "lexrank": LexRankSummarizer,
+    "textrank": TextRankSummarizer,
+    "lsa": LsaSummarizer,
+    "luhn": LuhnSummarizer,
+    "sumbasic": SumBasicSummarizer,
+    "kl": KLSummarizer,
+    "reduction": ReductionSummarizer,
+}
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How `auto` weighs its signals (tuned by `bench/summaries.py --tune` on held-in data)."""
+
+    position: float = 4.0
+    """Weight of the position prior 1 / (1 + index) ** position_decay."""
+    position_decay: float = 1.5
+    forward: float = 0.25
+    """Weight of similarity to later sentences (PacSum's λ2)."""
+    backward: float = 0.0
+    """Weight of similarity to earlier sentences (PacSum's λ1; negative)."""
+    title: float = 0.5
+    """Weight of similarity to the headline."""
+    redundancy: float = 0.3
+    """MMR penalty: times the highest similarity to a sentence already chosen."""
+    dangling: float = 0.2
+    """Penalty for questions and bare quotes."""
+
+
+DEFAULT_WEIGHTS = Weights()
 
 
 class Tokenizer:
-    """The tokenizer interface sumy expects, without NLTK data."""
+    """The tokenizer interface sumy expects, with no NLTK data."""
 
     def __init__(self, language: str) -> None:
         self.language = language
@@ -67,62 +87,205 @@ class Tokenizer:
         return split_sentences(paragraph, self.language)
 
     def to_words(self, sentence: str) -> tuple[str, ...]:
-        return tuple(_WORD.findall(sentence))
+        return tuple(words(sentence))
 
 
-def split_sentences(text: str, language: str = "en") -> tuple[str, ...]:
-    """Sentences of one paragraph; sentencex falls back to a generic splitter."""
-    try:
-        parts = sentencex.segment(language, text)
-    except Exception:  # an unknown language code must never fail a build
-        logger.warning("no sentence splitter for language %r; using the generic one", language)
-        parts = sentencex.segment("en", text)
-    return tuple(s for s in (clean_text(p) for p in parts) if s)
-
-
-def content_hash(paragraphs: Sequence[str], language: str, count: int) -> str:
-    digest = hashlib.sha256(f"{ALGORITHM}\x00{language}\x00{count}".encode())
+def content_hash(
+    paragraphs: Sequence[str],
+    language: str,
+    count: int,
+    *,
+    title: str = "",
+    algorithm: str = "auto",
+    max_words: int = 0,
+) -> str:
+    """The cache key of one summary: its text and everything that shapes the choice."""
+    head = f"{VERSION}\x00{algorithm}\x00{language}\x00{count}\x00{max_words}\x00{title}"
+    digest = hashlib.sha256(head.encode())
     for paragraph in paragraphs:
         digest.update(b"\x00" + paragraph.encode())
     return digest.hexdigest()
 
 
-def is_standalone(sentence: str) -> bool:
-    """Whether a sentence can appear in a summary without its article around it."""
-    words = _WORD.findall(sentence)
-    if not MIN_WORDS <= len(words) <= MAX_WORDS:
-        return False
-    return not any(pattern.search(sentence) for pattern in _JUNK)
+def summarise(
+    paragraphs: Sequence[str],
+    language: str | None,
+    count: int,
+    *,
+    title: str = "",
+    algorithm: str = "auto",
+    max_words: int = 0,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> tuple[str, ...]:
+    """Up to `count` standalone sentences (at most `max_words` words; 0: no cap), in order.
+
+    `language` is a tag such as "de" or "pt-BR"; None or "" detects it from the text.
+    """
+    language = languages.choose(language, " ".join(paragraphs[:5]))
+    candidates, positions = _candidates(paragraphs, language)
+    if algorithm != "auto":
+        # Questions and bare quotes only when nothing better is left.
+        firm = [i for i, s in enumerate(candidates) if not is_dangling(s)]
+        if len(firm) >= count:
+            candidates = [candidates[i] for i in firm]
+            positions = [positions[i] for i in firm]
+    if count <= 0 or not candidates:
+        return ()
+    if algorithm == "auto":
+        order = _auto(candidates, positions, language, title, weights, count, max_words)
+    elif algorithm == "lead":
+        order = list(range(len(candidates)))
+    elif algorithm in _SUMY or algorithm == "edmundson":
+        order = _sumy(algorithm, candidates, language, title, count)
+    else:
+        raise ValueError(f"unknown summary algorithm {algorithm!r}; choose one of {ALGORITHMS}")
+    return tuple(candidates[i] for i in sorted(_fit(order, candidates, count, max_words)))
 
 
-def summarise(paragraphs: Sequence[str], language: str | None, count: int) -> tuple[str, ...]:
-    """Up to `count` sentences chosen by LexRank among the standalone ones, in order."""
-    language = (language or "en").lower()
-    tokenizer = Tokenizer(language)
+def _candidates(paragraphs: Sequence[str], language: str) -> tuple[list[str], list[int]]:
+    """Standalone sentences without (near) duplicates, and each one's index in the article."""
     sentences: list[str] = []
-    seen: set[str] = set()
+    positions: list[int] = []
+    kept: list[frozenset[str]] = []
+    index = 0
     for paragraph in paragraphs:
-        for sentence in tokenizer.to_sentences(paragraph):
-            key = sentence.casefold()
-            if key not in seen and is_standalone(sentence):
-                seen.add(key)
+        for sentence in split_sentences(paragraph, language):
+            bag = frozenset(fingerprint(sentence).split())
+            if is_standalone(sentence) and not any(near_duplicate(bag, k) for k in kept):
+                kept.append(bag)
                 sentences.append(sentence)
-    if len(sentences) <= count:
-        return tuple(sentences)
+                positions.append(index)
+            index += 1
+    return sentences, positions
+
+
+def _fit(order: Sequence[int], sentences: Sequence[str], count: int, max_words: int) -> list[int]:
+    """The first `count` of `order` that fit in `max_words` (always at least one)."""
+    chosen: list[int] = []
+    used = 0
+    for i in order:
+        n = len(words(sentences[i]))
+        if chosen and max_words and used + n > max_words:
+            continue
+        chosen.append(i)
+        used += n
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def _auto(
+    sentences: Sequence[str],
+    positions: Sequence[int],
+    language: str,
+    title: str,
+    w: Weights,
+    count: int,
+    max_words: int,
+) -> list[int]:
+    """Candidate indices, best first: PacSum-style centrality + position + headline, with MMR."""
+    tokenizer = Tokenizer(language)
     document = ObjectDocumentModel([Paragraph([Sentence(s, tokenizer) for s in sentences])])
-    summarizer = _summarizer(_LANGUAGES.get(language, "english"))
+    ranker = _PositionalCentrality(languages.stemmer(language))
+    ranker.stop_words = languages.stop_words(language)
+    vectors = ranker.vectors([s.words for s in document.sentences], tokenizer.to_words(title))
+    matrix, title_vector = vectors[:-1], vectors[-1]
+    n = len(sentences)
+    similarity = matrix @ matrix.T
+    np.fill_diagonal(similarity, 0.0)
+    upper = np.triu(similarity, 1).sum(axis=1)
+    lower = np.tril(similarity, -1).sum(axis=1)
+    centrality = w.forward * upper + w.backward * lower
+    spread = float(np.ptp(centrality)) if n > 1 else 0.0
+    centrality = (centrality - centrality.min()) / spread if spread > 0 else centrality * 0
+    prior = 1.0 / (1.0 + np.asarray(positions, dtype=float)) ** w.position_decay
+    headline = matrix @ title_vector
+    penalty = np.array([w.dangling if is_dangling(s) else 0.0 for s in sentences])
+    score = centrality + w.position * prior + w.title * headline - penalty
+    lengths = [len(words(s)) for s in sentences]
+    return _mmr(score, similarity, w.redundancy, count, lengths, max_words)
+
+
+def _mmr(
+    score: Any, similarity: Any, redundancy: float, count: int, lengths: list[int], budget: int
+) -> list[int]:
+    """Greedy picks: best score minus redundancy with what is already chosen, within budget."""
+    left = list(range(len(lengths)))
+    chosen: list[int] = []
+    used = 0
+    while left and len(chosen) < count:
+
+        def gain(i: int) -> float:
+            overlap = max((float(similarity[i, j]) for j in chosen), default=0.0)
+            return float(score[i]) - redundancy * overlap
+
+        fitting = [i for i in left if not budget or not chosen or used + lengths[i] <= budget]
+        if not fitting:
+            break
+        best = max(fitting, key=gain)
+        chosen.append(best)
+        used += lengths[best]
+        left.remove(best)
+    return chosen
+
+
+class _PositionalCentrality(AbstractSummarizer):  # type: ignore[misc]
+    """sumy's word normalisation (stemmer, stop words) turned into tf-idf sentence vectors."""
+
+    stop_words: frozenset[str] = frozenset()
+
+    def vectors(self, sentences: Sequence[Sequence[str]], title: Sequence[str]) -> Any:
+        """Unit tf-idf rows, one per sentence, the headline last."""
+        bags = [self._terms(s) for s in sentences]
+        title_bag = self._terms(title)
+        df: Counter[str] = Counter(t for bag in bags for t in set(bag))
+        vocabulary = {t: k for k, t in enumerate(df)}
+        n = len(bags)
+        idf = np.array([math.log((n + 1) / (df[t] + 0.5)) for t in vocabulary])
+        rows = np.zeros((n + 1, len(vocabulary)))
+        for r, bag in enumerate([*bags, title_bag]):
+            for term, tf in Counter(bag).items():
+                k = vocabulary.get(term)
+                if k is not None:
+                    rows[r, k] = (1.0 + math.log(tf)) * idf[k]
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return rows / norms
+
+    def _terms(self, tokens: Sequence[str]) -> list[str]:
+        normal = (self.normalize_word(t) for t in tokens)
+        return [self._stemmer(t) for t in normal if t not in self.stop_words and len(t) > 1]
+
+    def __call__(self, document: Any, sentences_count: int) -> Any:  # pragma: no cover
+        raise NotImplementedError("use digest.summarise.summarise(algorithm='auto')")
+
+
+def _sumy(
+    algorithm: str, sentences: Sequence[str], language: str, title: str, count: int
+) -> list[int]:
+    """Candidate indices chosen by one of sumy's own summarisers."""
+    tokenizer = Tokenizer(language)
+    body = [Sentence(s, tokenizer) for s in sentences]
+    heading = [Sentence(title, tokenizer, is_heading=True)] if title.strip() else []
+    document = ObjectDocumentModel([Paragraph(heading + body)])
+    stemmer = languages.stemmer(language)
+    stop = languages.stop_words(language)
+    summarizer: Callable[[Any, int], Sequence[Any]]
+    if algorithm == "edmundson":
+        edmundson = EdmundsonSummarizer(stemmer, cue_weight=0.0, key_weight=1.0)
+        title_words = {w.lower() for w in tokenizer.to_words(title)} - stop
+        edmundson.bonus_words = title_words or _frequent_words(sentences, stop)
+        edmundson.stigma_words = {"\x00"}
+        edmundson.null_words = stop or {"\x00"}
+        summarizer = edmundson
+    else:
+        instance = _SUMY[algorithm](stemmer)
+        instance.stop_words = stop
+        summarizer = instance
     chosen = {str(s) for s in summarizer(document, count)}
-    return tuple(s for s in sentences if s in chosen)
+    return [i for i, s in enumerate(sentences) if s in chosen]
 
 
-@lru_cache(maxsize=16)
-def _summarizer(language: str) -> LexRankSummarizer:
-    try:
-        summarizer = LexRankSummarizer(Stemmer(language))
-    except LookupError:
-        summarizer = LexRankSummarizer()
-    try:
-        summarizer.stop_words = get_stop_words(language)
-    except LookupError:
-        summarizer.stop_words = frozenset()
-    return summarizer
+def _frequent_words(sentences: Sequence[str], stop: frozenset[str]) -> set[str]:
+    counts = Counter(w.lower() for s in sentences for w in words(s) if w.lower() not in stop)
+    return {w for w, _ in counts.most_common(10)} or {"\x00"}

@@ -9,12 +9,19 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from digest.config import Config, NewsletterSettings
 from digest.errors import ConfigError
-from digest.message import build_message, list_unsubscribe_headers
+from digest.message import (
+    MessageFactory,
+    build_message,
+    list_id,
+    list_unsubscribe_headers,
+    personal_message_id,
+)
 from digest.models import Comment, Issue, RenderedIssue, Story
 from digest.render import render_issue
 
@@ -188,3 +195,156 @@ def test_sender_without_address_is_a_config_error(tmp_path: Path) -> None:
     rendered = RenderedIssue(subject="s", html="<p>x</p>", text="x\n")
     with pytest.raises(ConfigError, match=r"newsletter\.from"):
         build_message(make_issue(), rendered, config)
+
+
+# One subscriber's copy ------------------------------------------------------
+
+
+def personal(tmp_path: Path, unsubscribe: str, token: str = "7-Ab_c") -> EmailMessage:
+    config = make_config(tmp_path, unsubscribe=unsubscribe)
+    issue = make_issue()
+    return roundtrip(
+        build_message(issue, render_issue(issue, config), config, to="ann@example.org", token=token)
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "expected", "post"),
+    [
+        (
+            "https://news.example.com/u?t={token}",
+            "<mailto:insider@news.example.com?subject=unsubscribe%207-Ab_c>,"
+            " <https://news.example.com/u?t=7-Ab_c>",
+            "List-Unsubscribe=One-Click",
+        ),
+        (
+            "https://news.example.com/leave",
+            "<mailto:insider@news.example.com?subject=unsubscribe%207-Ab_c>,"
+            " <https://news.example.com/leave?token=7-Ab_c>",
+            "List-Unsubscribe=One-Click",
+        ),
+        (
+            "http://news.example.com/leave?list=1",
+            "<mailto:insider@news.example.com?subject=unsubscribe%207-Ab_c>,"
+            " <http://news.example.com/leave?list=1&token=7-Ab_c>",
+            None,
+        ),
+        (
+            "mailto:leave@news.example.com?subject=unsubscribe",
+            "<mailto:leave@news.example.com?subject=unsubscribe%207-Ab_c>",
+            None,
+        ),
+        ("", "<mailto:insider@news.example.com?subject=unsubscribe%207-Ab_c>", None),
+        (
+            "javascript:alert(1)",
+            "<mailto:insider@news.example.com?subject=unsubscribe%207-Ab_c>",
+            None,
+        ),
+    ],
+)
+def test_personal_list_unsubscribe(
+    tmp_path: Path, target: str, expected: str, post: str | None
+) -> None:
+    parsed = personal(tmp_path, target)
+    assert parsed["List-Unsubscribe"].strip() == expected  # a long value is folded
+    assert parsed["List-Unsubscribe-Post"] == post
+    assert parsed["To"] == "ann@example.org"
+
+
+def test_token_placeholder_in_the_body_becomes_the_readers_token(tmp_path: Path) -> None:
+    config = make_config(tmp_path, unsubscribe="https://news.example.com/u?t={token}")
+    rendered = RenderedIssue(
+        subject="s",
+        html='<p><a href="https://news.example.com/u?t=%7Btoken%7D">Unsubscribe</a></p>',
+        text="Unsubscribe: https://news.example.com/u?t={token}\n",
+    )
+    parsed = roundtrip(build_message(make_issue(), rendered, config, token="9-xyz"))
+    text, html = (p.get_content() for p in parsed.iter_parts())
+    assert "https://news.example.com/u?t=9-xyz" in text
+    assert 'href="https://news.example.com/u?t=9-xyz"' in html
+    assert "token" not in text + html
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        (TITLE, '"Le Café — Insider" <le-caf-insider.news.example.com>'),
+        ('The "Daily" <Wire>', '"The Daily Wire" <the-daily-wire.news.example.com>'),
+        ("", "<digest.news.example.com>"),
+    ],
+)
+def test_list_id(tmp_path: Path, title: str, expected: str) -> None:
+    config = Config(
+        newsletter=NewsletterSettings(title=title, sender="X <insider@News.Example.com>"),
+        base_dir=tmp_path,
+    )
+    assert list_id(config) == expected
+    rendered = RenderedIssue(subject="s", html="<p>x</p>", text="x\n")
+    assert roundtrip(build_message(make_issue(), rendered, config))["List-Id"] == expected
+
+
+def test_personal_message_id_is_stable_per_issue_and_reader(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    first = personal_message_id("2026-11-26", "ann@example.org", config)
+    assert first == personal_message_id("2026-11-26", "ANN@example.org", config)
+    assert first != personal_message_id("2026-11-26", "bob@example.org", config)
+    assert first != personal_message_id("2026-11-27", "ann@example.org", config)
+    assert re.fullmatch(r"<2026-11-26\.[0-9a-f]{24}@news\.example\.com>", first)
+
+
+def test_explicit_date(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    rendered = RenderedIssue(subject="s", html="<p>x</p>", text="x\n")
+    when = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    parsed = roundtrip(build_message(make_issue(), rendered, config, date=when))
+    assert parsedate_to_datetime(parsed["Date"]) == when
+
+
+def _same_but_boundary(raw: bytes) -> bytes:
+    return re.sub(rb"={15}\d+==", b"BOUNDARY", raw)
+
+
+@pytest.mark.parametrize("token", ["7-abcDEF_gh-ijklmnopqrstu", "123456-x", "5-a b/é"])
+@pytest.mark.parametrize("shift", [0, 1, 5, 37, 70])
+def test_factory_equals_build_message(tmp_path: Path, token: str, shift: int) -> None:
+    """The encode-once path gives the very bytes of a full build, wherever the token falls."""
+    config = make_config(tmp_path, unsubscribe="https://news.example.com/u?t={token}")
+    pad = "x" * shift
+    rendered = RenderedIssue(
+        subject="Déjà vu",
+        html=(f'<p>{pad}<a href="https://news.example.com/u?t=%7Btoken%7D">Leave</a></p>' * 40),
+        text=f"{pad}é Unsubscribe: https://news.example.com/u?t={{token}} and more\n" * 40,
+    )
+    issue = make_issue()
+    factory = MessageFactory(issue, rendered, config)
+    options = {
+        "to": "Zoë <zoe@example.org>",
+        "token": token,
+        "date": NOW,
+        "message_id": "<a@news.example.com>",
+    }
+    fast = factory.build(**options)  # type: ignore[arg-type]
+    slow = bytes(build_message(issue, rendered, config, **options))  # type: ignore[arg-type]
+    assert _same_but_boundary(fast) == _same_but_boundary(slow)
+    assert _same_but_boundary(factory.build(**options)) == _same_but_boundary(fast)  # type: ignore[arg-type]
+    parsed = roundtrip_bytes(fast)
+    text = parsed.get_body(("plain",))
+    assert text is not None
+    assert text.get_content().count("/u?t=" + quote(token)) == 40
+
+
+def test_factory_without_a_token_in_the_body(tmp_path: Path) -> None:
+    config = make_config(tmp_path, unsubscribe="mailto:leave@news.example.com")
+    rendered = RenderedIssue(subject="s", html="<p>x</p>" * 500, text="x\n")
+    factory = MessageFactory(make_issue(), rendered, config)
+    first = factory.build(to="a@example.org", token="1-a", date=NOW, message_id="<1@x.example>")
+    second = factory.build(to="b@example.org", token="2-b", date=NOW, message_id="<2@x.example>")
+    assert roundtrip_bytes(first)["To"] == "a@example.org"
+    assert roundtrip_bytes(second)["To"] == "b@example.org"
+    assert first.partition(b"\r\n\r\n")[2] == second.partition(b"\r\n\r\n")[2]
+
+
+def roundtrip_bytes(raw: bytes) -> EmailMessage:
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed

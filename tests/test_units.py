@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from digest.comments import is_worth_showing, pick_comments
 from digest.config import load_config, parse_config
 from digest.errors import ConfigError, FeedError
 from digest.feeds import canonical_url, is_excerpt, parse_feed
-from digest.models import Comment, Fetched
+from digest.models import Fetched
 from digest.sanitise import html_to_paragraphs, safe_url
-from digest.summarise import is_standalone, split_sentences, summarise
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -172,89 +170,3 @@ def test_atom_replies_link_and_thr_count() -> None:
 def test_not_a_feed(body: str, reason: str) -> None:
     with pytest.raises(FeedError, match=reason):
         parse_feed(_fetched(body))
-
-
-@pytest.mark.parametrize(
-    ("sentence", "ok"),
-    [
-        ("[Image: FernandoV/Shutterstock]", False),
-        ("Photo by Jane Doe for the Example Daily News.", False),
-        ("From Bloomberg:", False),
-        ("Become an insider and get the news first by subscribing to our newsletter.", False),
-        ("Too short to stand.", False),
-        ("Renault is considering how best to sell Alpine sports cars in North America.", True),
-        ("The post Example appeared first on Example Blog today.", False),
-        ("word " * 70, False),
-    ],
-)
-def test_is_standalone(sentence: str, ok: bool) -> None:
-    assert is_standalone(sentence) is ok
-
-
-def test_summary_keeps_article_order_and_count() -> None:
-    paragraphs = [
-        "Renault is considering how best to sell Alpine sports cars in North America. "
-        "The company has no dealer network of its own in the United States today.",
-        "[Image: Someone/Agency]",
-        "AutoNation could give the small brand access to many showrooms at once. "
-        "Executives said talks were at an early stage and might still fall through.",
-        "Alpine builds one of the best small sports coupes on sale in Europe right now.",
-    ]
-    summary = summarise(paragraphs, "en", 3)
-    assert len(summary) == 3
-    order = [next(i for i, p in enumerate(paragraphs) if s in p) for s in summary]
-    assert order == sorted(order)
-    assert not any("Image" in s for s in summary)
-
-
-def test_sentence_splitting_needs_no_download_and_knows_abbreviations() -> None:
-    text = "Mr. Smith paid €46.39 billion in the U.S. on Friday. He left. “Done,” he said."
-    assert split_sentences(text, "en") == (
-        "Mr. Smith paid €46.39 billion in the U.S. on Friday.",
-        "He left.",
-        "“Done,” he said.",
-    )
-    assert split_sentences("Ein Satz. Noch einer.", "xx-unknown")  # falls back, never fails
-
-
-def _comment(author: str, text: str, minute: int = 0) -> Comment:
-    return Comment(author=author, text=text, published=datetime(2026, 1, 1, 0, minute, tzinfo=UTC))
-
-
-@pytest.mark.parametrize(
-    ("text", "ok"),
-    [
-        ("First!", False),
-        ("frist post", False),
-        ("https://spam.example/buy", False),
-        ("THIS IS THE WORST CAR EVER MADE BY ANYONE", False),
-        ("Sooooooooo good", False),
-        ("[deleted]", False),
-        ("Nice car", False),
-        ("I owned one for ten years and it never let me down once.", True),
-    ],
-)
-def test_comment_filters(text: str, ok: bool) -> None:
-    assert is_worth_showing(_comment("a", text)) is ok
-
-
-def test_pick_comments_one_per_author_substance_then_chronological() -> None:
-    long = "This is a thoughtful comment about the article with several points. " * 4
-    comments = [
-        _comment("Ann", "Short but fine comment here today.", 1),
-        _comment("Bob", long, 2),
-        _comment("Ann", long + " More.", 3),
-        _comment("Cid", "First!", 4),
-        _comment("Dee", "A reasonable remark that adds a little to the story.", 5),
-        _comment("Eve", long, 6),  # duplicate text of Bob's
-    ]
-    picked = pick_comments(comments, per_story=3, max_words=500)
-    assert [c.author for c in picked] == ["Bob", "Ann", "Dee"]
-
-
-def test_long_comment_cut_at_sentence_with_ellipsis() -> None:
-    text = "One sentence here is fine. " * 30
-    (picked,) = pick_comments([_comment("a", text)], per_story=3, max_words=20)
-    assert picked.text.endswith("…")
-    assert len(picked.text.split()) <= 21
-    assert picked.text.startswith("One sentence here is fine. One")

@@ -1,0 +1,125 @@
+"""The conversation around each story: find it, read it, pick what an editor would.
+
+`locate` says where an entry's comments are (comment feed, Reddit, Hacker
+News, Discourse, Mastodon; see `sources`), each source's `parse` reads them
+into `Comment`s, and `pick_comments` applies the rule:
+
+1. `filters`: drop what no editor would show and strip signatures and
+   quotes of the article;
+2. `ranking`: score every comment with the signals its source has, then
+   take the best with one per author, at most two replies to one parent and
+   no near-duplicates;
+3. show the top `per_story` oldest first, each cut at a sentence boundary
+   under `max_words` with "…" (the comment's link leads to the rest).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import replace
+
+from digest.comments import filters, ranking
+from digest.comments.filters import DEFAULT_ABUSE, AbuseFilter, is_worth_showing
+from digest.comments.locate import SOURCES, locate
+from digest.comments.sources import ThreadRequest
+from digest.comments.sources.wordpress import parse as parse_comments
+from digest.models import Comment, CommentThread
+from digest.summarise import split_sentences
+
+__all__ = [
+    "SOURCES",
+    "AbuseFilter",
+    "ThreadRequest",
+    "announced_total",
+    "is_worth_showing",
+    "locate",
+    "parse_comments",
+    "pick_comments",
+    "rank_comments",
+]
+
+
+def rank_comments(
+    comments: Iterable[Comment],
+    *,
+    article: str = "",
+    abuse: AbuseFilter = DEFAULT_ABUSE,
+    weights: ranking.Weights = ranking.WEIGHTS,
+    limit: int | None = None,
+) -> list[Comment]:
+    """Comments worth showing (at most `limit`), cleaned, best first, after the diversity rules."""
+    return [c for _, c in _ranked(list(comments), article, abuse, weights, limit)]
+
+
+def pick_comments(
+    comments: Iterable[Comment],
+    per_story: int,
+    max_words: int,
+    *,
+    article: str = "",
+    abuse: AbuseFilter = DEFAULT_ABUSE,
+) -> list[Comment]:
+    """The rule of this package's docstring, applied to one thread."""
+    best = _ranked(list(comments), article, abuse, ranking.WEIGHTS, per_story)
+    # Comments read as a conversation: oldest first (thread order where undated).
+    best.sort(key=lambda p: (p[1].published is None, _stamp(p[1]), p[0]))
+    return [_shorten(c, max_words) for _, c in best]
+
+
+def _ranked(
+    items: list[Comment],
+    article: str,
+    abuse: AbuseFilter,
+    weights: ranking.Weights,
+    limit: int | None,
+) -> list[tuple[int, Comment]]:
+    """(position in the thread, cleaned comment), best first."""
+    grams = filters.grams(article) if article else frozenset()
+    kept = [
+        (i, cleaned)
+        for i, c in enumerate(items)
+        if is_worth_showing(cleaned := filters.clean(c, grams), filters.NO_ABUSE_CHECK)
+    ]
+    terms = ranking.key_terms(article) if article else frozenset()
+    civil = functools.partial(_civil, abuse)
+    order = ranking.rank([c for _, c in kept], terms, weights, accept=civil, limit=limit)
+    return [kept[k] for k in order]
+
+
+def _civil(abuse: AbuseFilter, comment: Comment) -> bool:
+    return not abuse.is_abusive(comment.text)
+
+
+def _stamp(comment: Comment) -> float:
+    return comment.published.timestamp() if comment.published else 0.0
+
+
+def _shorten(comment: Comment, max_words: int) -> Comment:
+    words = comment.text.split()
+    if len(words) <= max_words:
+        return comment
+    kept: list[str] = []
+    count = 0
+    for paragraph in comment.text.split("\n\n"):
+        sentences: list[str] = []
+        for sentence in split_sentences(paragraph):
+            count += len(sentence.split())
+            if count > max_words:
+                break
+            sentences.append(sentence)
+        if sentences:
+            kept.append(" ".join(sentences))
+        if count > max_words:
+            break
+    # When even the first sentence is too long, cut at a word.
+    text = "\n\n".join(kept) or " ".join(words[:max_words])
+    return replace(comment, text=text.rstrip(" .,;:") + " …")
+
+
+def announced_total(entry_count: int | None, thread: CommentThread) -> int | None:
+    """The comment count to show: the largest of the feed's, the source's and what was read."""
+    counts = [n for n in (entry_count, thread.total) if n is not None]
+    if not counts:
+        return len(thread.comments) or None
+    return max(*counts, len(thread.comments))

@@ -1,0 +1,107 @@
+"""Where a story's conversation lives, and how each place's format becomes `Comment`s.
+
+Every source is one module exposing a `Source`: a name, what to send as
+Accept, how to turn a discussion link into its API URL, and a parser from
+the fetched body to a `CommentThread`. `locate()` picks the source for an
+entry: the configured one, else the entry's comment feed, else the first
+source that recognises the entry's `comments` link.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from digest.errors import FeedError
+from digest.models import Comment, CommentThread, Fetched
+from digest.sanitise import html_to_paragraphs, safe_url
+
+JSON_ACCEPT = "application/json"
+_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One kind of comment source behind the common interface."""
+
+    name: str
+    accept: str
+    api_url: Callable[[str], str | None]  # discussion link → API URL, None when not ours
+    parse: Callable[[Fetched], CommentThread]
+
+
+@dataclass(frozen=True)
+class ThreadRequest:
+    """What to fetch for one story's comments, and how to read it."""
+
+    url: str
+    source: Source
+
+
+def load_json(fetched: Fetched) -> Any:
+    """The decoded JSON body; FeedError with a readable reason when it is not JSON."""
+    body = fetched.content.lstrip()
+    kind = (fetched.content_type or "").split(";")[0].strip().lower()
+    if body[:1] == b"<" or kind in ("text/html", "application/xhtml+xml"):
+        raise FeedError(f"expected JSON, the server sent {kind or 'markup'}")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FeedError(f"not valid JSON: {e}") from None
+
+
+def text_of(markup: str) -> str:
+    """Sanitised plain text of untrusted comment HTML, paragraphs split by blank lines."""
+    return "\n\n".join(html_to_paragraphs(markup))
+
+
+def host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def finish(comments: Iterable[Comment], total: int | None = None) -> CommentThread:
+    """A thread with depth and direct-reply counts filled in where the source left them out."""
+    items = list(comments)
+    ids = {c.id for c in items if c.id}
+    children: dict[str, int] = {}
+    for c in items:
+        if c.parent:
+            children[c.parent] = children.get(c.parent, 0) + 1
+    by_id = {c.id: c for c in items if c.id}
+    done = []
+    for c in items:
+        depth = c.depth
+        if depth == 0 and c.parent in ids:
+            depth, seen, node = 0, set(), c
+            while node.parent in by_id and node.parent not in seen:
+                seen.add(node.parent)
+                node = by_id[node.parent]
+                depth += 1
+        replies = c.replies if c.replies is not None else children.get(c.id or "", 0)
+        done.append(replace(c, depth=depth, replies=replies, url=safe_url(c.url)))
+    return CommentThread(comments=tuple(done), total=total if total is not None else len(done))
+
+
+def thread_id(page: str) -> str:
+    """The last number in a discussion link (HN, Discourse, Mastodon ids), else ""."""
+    match = _NUMBER.search(urlsplit(page).path + "?" + urlsplit(page).query)
+    return match.group(1) if match else ""
+
+
+def iso_time(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp from a JSON API, timezone-aware; None when absent or malformed."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None

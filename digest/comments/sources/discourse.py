@@ -1,0 +1,93 @@
+"""Discourse topics: `/t/<id>.json` (or `/t/<id>/posts.json`), likes as votes.
+
+The first post is the topic itself, not a comment. Quote boxes (`aside.quote`)
+repeat someone else's words, so they are removed before the text is read.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import lxml.html
+
+from digest.comments.sources import JSON_ACCEPT, Source, finish, iso_time, load_json, text_of
+from digest.errors import FeedError
+from digest.models import Comment, CommentThread, Fetched
+
+_TOPIC = re.compile(r"^/t/(?:[^/]+/)?(\d+)(?:/\d+)?/?$")
+
+
+def api_url(page: str) -> str | None:
+    """`https://forum/t/<slug>/<id>` → `https://forum/t/<id>.json`; None for other links."""
+    parts = urlsplit(page)
+    match = _TOPIC.match(parts.path)
+    if parts.scheme not in ("http", "https") or not match:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, f"/t/{match.group(1)}.json", "", ""))
+
+
+def parse(fetched: Fetched) -> CommentThread:
+    """The topic's replies in post order; `posts_count` (less the opening post) as total."""
+    data = load_json(fetched)
+    stream = data.get("post_stream") if isinstance(data, dict) else None
+    posts = stream.get("posts") if isinstance(stream, dict) else None
+    if not isinstance(posts, list):
+        raise FeedError("not a Discourse topic: no 'post_stream.posts'")
+    base = _origin(fetched.final_url)
+    by_number = {p.get("post_number"): p for p in posts if isinstance(p, dict)}
+    comments = [_comment(p, base, by_number) for p in by_number.values()]
+    kept = [c for c in comments if c is not None]
+    total = data.get("posts_count") if isinstance(data, dict) else None
+    return finish(kept, total - 1 if isinstance(total, int) and total > 0 else None)
+
+
+def _comment(post: dict[str, Any], base: str, by_number: dict[Any, Any]) -> Comment | None:
+    number = post.get("post_number")
+    if number == 1 or post.get("post_type", 1) != 1:
+        return None  # the opening post, or a moderator action / whisper
+    deleted = post.get("deleted_at") or post.get("user_deleted") or post.get("hidden")
+    parent_number = post.get("reply_to_post_number")
+    parent = by_number.get(parent_number) if parent_number not in (None, 1) else None
+    path = post.get("post_url")
+    return Comment(
+        author=str(post.get("name") or post.get("username") or "Anonymous"),
+        text="[deleted]" if deleted else text_of(_without_quotes(str(post.get("cooked") or ""))),
+        url=base + path if isinstance(path, str) and path.startswith("/") and base else None,
+        published=iso_time(post.get("created_at")),
+        score=float(_likes(post)),
+        replies=post.get("reply_count") if isinstance(post.get("reply_count"), int) else None,
+        id=str(post.get("id")),
+        parent=str(parent.get("id")) if isinstance(parent, dict) else None,
+        source="discourse",
+    )
+
+
+def _likes(post: dict[str, Any]) -> int:
+    if isinstance(post.get("like_count"), int):
+        return int(post["like_count"])
+    for action in post.get("actions_summary") or []:
+        if isinstance(action, dict) and action.get("id") == 2:
+            return int(action.get("count") or 0)
+    return 0
+
+
+def _without_quotes(cooked: str) -> str:
+    if "quote" not in cooked:
+        return cooked
+    try:
+        root = lxml.html.fragment_fromstring(cooked, create_parent="div")
+    except (ValueError, lxml.etree.ParserError):
+        return cooked
+    for aside in root.xpath('.//aside[contains(concat(" ", @class, " "), " quote ")]'):
+        aside.drop_tree()
+    return str(lxml.html.tostring(root, encoding="unicode"))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else ""
+
+
+SOURCE = Source("discourse", JSON_ACCEPT, api_url, parse)

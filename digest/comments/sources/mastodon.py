@@ -1,0 +1,62 @@
+"""Mastodon (and compatible fediverse servers): the status context API.
+
+`/api/v1/statuses/<id>/context` returns `descendants`, the replies to the
+post; favourites are the votes, and each status carries `replies_count`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from digest.comments.sources import JSON_ACCEPT, Source, finish, iso_time, load_json, text_of
+from digest.errors import FeedError
+from digest.models import Comment, CommentThread, Fetched
+
+_STATUS = re.compile(r"^/(?:@[\w.\-]+(?:@[\w.\-]+)?|users/[\w.\-]+/statuses)/(\d+)/?$")
+
+
+def api_url(page: str) -> str | None:
+    """`https://server/@user/<id>` → the status's context API; None for other links."""
+    parts = urlsplit(page)
+    match = _STATUS.match(parts.path)
+    if parts.scheme not in ("http", "https") or not match:
+        return None
+    return f"{parts.scheme}://{parts.netloc}/api/v1/statuses/{match.group(1)}/context"
+
+
+def parse(fetched: Fetched) -> CommentThread:
+    """Every reply below the post, in the server's order."""
+    data = load_json(fetched)
+    if not isinstance(data, dict) or not isinstance(data.get("descendants"), list):
+        raise FeedError("not a Mastodon status context: no 'descendants'")
+    statuses = [s for s in data["descendants"] if isinstance(s, dict)]
+    ids = {str(s.get("id")) for s in statuses}
+    comments = [_comment(s, ids) for s in statuses]
+    return finish(comments, len(comments))
+
+
+def _comment(status: dict[str, Any], ids: set[str]) -> Comment:
+    account = status.get("account")
+    if not isinstance(account, dict):
+        account = {}
+    parent = str(status.get("in_reply_to_id"))
+    favourites = status.get("favourites_count")
+    replies = status.get("replies_count")
+    deleted = status.get("visibility") not in (None, "public", "unlisted")
+    text = text_of(str(status.get("content") or ""))
+    return Comment(
+        author=str(account.get("display_name") or account.get("acct") or "Anonymous"),
+        text="[removed]" if deleted or status.get("sensitive") else text,
+        url=status.get("url") if isinstance(status.get("url"), str) else None,
+        published=iso_time(status.get("created_at")),
+        score=float(favourites) if isinstance(favourites, int) else None,
+        replies=replies if isinstance(replies, int) else None,
+        id=str(status.get("id")),
+        parent=parent if parent in ids else None,
+        source="mastodon",
+    )
+
+
+SOURCE = Source("mastodon", JSON_ACCEPT, api_url, parse)

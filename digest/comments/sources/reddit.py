@@ -1,0 +1,109 @@
+"""Reddit threads: the thread's `.json` listing, comments nested through `replies`.
+
+`kind: "more"` stubs (comments not loaded) are skipped; `[deleted]` and
+`[removed]` comments are kept here with their text so the replies under them
+still count, and the filters drop them later.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from digest.comments.sources import JSON_ACCEPT, Source, finish, host_of, load_json, text_of
+from digest.errors import FeedError
+from digest.models import Comment, CommentThread, Fetched
+
+_SITE = "https://www.reddit.com"
+
+
+def api_url(page: str) -> str | None:
+    """`…/comments/<id>/<slug>/` → its `.json` listing; None for other links."""
+    host = host_of(page)
+    if not (host == "reddit.com" or host.endswith(".reddit.com") or host == "redd.it"):
+        return None
+    parts = urlsplit(page)
+    path = parts.path.rstrip("/")
+    if host == "redd.it":
+        return f"{_SITE}/comments/{path.strip('/')}.json?raw_json=1" if path else None
+    if "/comments/" not in path:
+        return None
+    if not path.endswith(".json"):
+        path += ".json"
+    return urlunsplit(("https", "www.reddit.com", path, "raw_json=1", ""))
+
+
+def parse(fetched: Fetched) -> CommentThread:
+    """Every loaded comment of a `[submission, comments]` listing pair, in served order."""
+    data = load_json(fetched)
+    if not (isinstance(data, list) and len(data) == 2):
+        raise FeedError("not a Reddit thread: expected [submission, comments] listings")
+    total: int | None
+    try:
+        total = int(data[0]["data"]["children"][0]["data"]["num_comments"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        total = None
+    comments: list[Comment] = []
+    _walk(_children(data[1]), None, 0, comments)
+    return finish(comments, total)
+
+
+def _children(listing: Any) -> list[Any]:
+    if not isinstance(listing, dict):
+        return []
+    children = (listing.get("data") or {}).get("children")
+    return children if isinstance(children, list) else []
+
+
+def _walk(children: list[Any], parent: str | None, depth: int, out: list[Comment]) -> None:
+    for rank, child in enumerate(children):
+        if not isinstance(child, dict) or child.get("kind") != "t1":
+            continue  # "more" stubs stand for comments not loaded
+        data = child.get("data") or {}
+        name = str(data.get("name") or f"t1_{data.get('id', '')}")
+        replies = _children(data.get("replies"))
+        body_html = data.get("body_html")
+        if isinstance(body_html, str) and body_html:
+            # Without raw_json=1 Reddit escapes the HTML once more.
+            text = text_of(html.unescape(body_html) if "&lt;" in body_html else body_html)
+        else:
+            text = text_of(html.escape(str(data.get("body") or "")))
+        score = data.get("score")
+        created = data.get("created_utc")
+        permalink = data.get("permalink")
+        out.append(
+            Comment(
+                author=str(data.get("author") or "[deleted]"),
+                text=text,
+                url=f"{_SITE}{permalink}" if isinstance(permalink, str) else None,
+                published=datetime.fromtimestamp(created, UTC)
+                if isinstance(created, int | float)
+                else None,
+                score=float(score) if isinstance(score, int | float) else None,
+                replies=_reply_count(replies),
+                id=name,
+                parent=parent,
+                depth=depth,
+                source="reddit",
+                rank=rank,
+            )
+        )
+        _walk(replies, name, depth + 1, out)
+
+
+def _reply_count(children: list[Any]) -> int:
+    """Direct replies, counting those a "more" stub stands for."""
+    count = 0
+    for child in children:
+        if not isinstance(child, dict):
+            continue
+        if child.get("kind") == "t1":
+            count += 1
+        elif child.get("kind") == "more":
+            count += len((child.get("data") or {}).get("children") or [])
+    return count
+
+
+SOURCE = Source("reddit", JSON_ACCEPT, api_url, parse)

@@ -1,0 +1,233 @@
+"""The subscriber list in the state file: add, remove, import, export, tokens.
+
+Addresses are checked with email-validator (syntax only, no DNS). A removed
+subscriber stays in the table as `unsubscribed`, so a later import or add
+cannot mail them again by accident. Each subscriber has an unsubscribe token,
+an HMAC of their id and address under a secret from the environment: a link
+carrying it proves which reader asked to leave without a lookup table.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import hmac
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TextIO
+
+from email_validator import EmailNotValidError, validate_email
+
+from digest.config import Config
+from digest.errors import ConfigError, DigestError
+from digest.state import State
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = "active"
+UNSUBSCRIBED = "unsubscribed"
+
+
+class SubscriberError(DigestError):
+    """A bad address, a bad CSV, or an unknown subscriber."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str
+    status: str
+    subscribed_at: str
+    unsubscribed_at: str | None = None
+
+
+def normalise(address: str) -> str:
+    """The address as email-validator normalises it; SubscriberError if it is not one."""
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as e:
+        raise SubscriberError(f"{address.strip()!r} is not an email address: {e}") from None
+
+
+def token_secret(config: Config) -> bytes:
+    """The unsubscribe-token secret from the environment variable config names."""
+    name = config.newsletter.unsubscribe_secret_env
+    value = os.environ.get(name, "")
+    if len(value) < 16:
+        raise ConfigError(
+            f"set the environment variable {name} to a secret of at least 16 characters"
+            " (it signs unsubscribe tokens; newsletter.unsubscribe_secret_env names it)"
+        )
+    return value.encode("utf-8")
+
+
+def make_token(secret: bytes, subscriber_id: int, email: str) -> str:
+    """`<id>-<signature>`: URL-safe, and only the holder of the secret can make one."""
+    message = f"{subscriber_id}:{email.lower()}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()[:16]
+    return f"{subscriber_id}-{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+
+
+def check_token(state: State, secret: bytes, token: str) -> Subscriber:
+    """The subscriber a token belongs to; SubscriberError when it is forged or unknown."""
+    number, _, _ = token.strip().partition("-")
+    subscriber = get(state, int(number)) if number.isdigit() else None
+    if subscriber is None or not hmac.compare_digest(
+        make_token(secret, subscriber.id, subscriber.email), token.strip()
+    ):
+        raise SubscriberError("that unsubscribe token matches no subscriber")
+    return subscriber
+
+
+def get(state: State, key: int | str) -> Subscriber | None:
+    """A subscriber by id or by address (any case)."""
+    column = "id" if isinstance(key, int) else "email"
+    row = state.db.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE {column} = ?", (key,))
+    found = row.fetchone()
+    return Subscriber(*found) if found else None
+
+
+def add(state: State, address: str, name: str = "", *, resubscribe: bool = False) -> Subscriber:
+    """Add (or, with `resubscribe`, bring back) one subscriber; returns the row."""
+    email = normalise(address)
+    name = " ".join(name.split())
+    with state.transaction():
+        existing = get(state, email)
+        if existing is not None and existing.status == UNSUBSCRIBED and not resubscribe:
+            raise SubscriberError(
+                f"{email} unsubscribed on {existing.unsubscribed_at}; add --resubscribe"
+                " only if they asked to come back"
+            )
+        if existing is None:
+            state.db.execute(
+                "INSERT INTO subscribers (email, name, status, subscribed_at) VALUES (?, ?, ?, ?)",
+                (email, name, ACTIVE, _now()),
+            )
+        else:
+            state.db.execute(
+                "UPDATE subscribers SET status = ?, unsubscribed_at = NULL,"
+                " name = CASE WHEN ? = '' THEN name ELSE ? END WHERE id = ?",
+                (ACTIVE, name, name, existing.id),
+            )
+    subscriber = get(state, email)
+    assert subscriber is not None
+    logger.info("subscriber #%d added", subscriber.id)
+    return subscriber
+
+
+def remove(state: State, address: str) -> Subscriber:
+    """Mark a subscriber unsubscribed (kept, so they are never mailed again)."""
+    subscriber = get(state, normalise(address))
+    if subscriber is None:
+        raise SubscriberError(f"{address.strip()} is not on the list")
+    return unsubscribe(state, subscriber)
+
+
+def unsubscribe(state: State, subscriber: Subscriber) -> Subscriber:
+    state.db.execute(
+        "UPDATE subscribers SET status = ?, unsubscribed_at = COALESCE(unsubscribed_at, ?)"
+        " WHERE id = ?",
+        (UNSUBSCRIBED, _now(), subscriber.id),
+    )
+    logger.info("subscriber #%d unsubscribed", subscriber.id)
+    result = get(state, subscriber.id)
+    assert result is not None
+    return result
+
+
+def listing(state: State, *, include_unsubscribed: bool = False) -> list[Subscriber]:
+    """Subscribers in the order they joined."""
+    where = "" if include_unsubscribed else f"WHERE status = '{ACTIVE}'"
+    rows = state.db.execute(f"SELECT {_COLUMNS} FROM subscribers {where} ORDER BY id")
+    return [Subscriber(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    already: int
+    unsubscribed: int  # on file but unsubscribed: left alone
+    invalid: tuple[str, ...]  # "line N: reason", when skipped
+
+
+def import_csv(state: State, source: TextIO, *, skip_invalid: bool = False) -> ImportResult:
+    """Add every row of a CSV with an `email` column (and optional `name`).
+
+    Every address is checked first: unless `skip_invalid`, one bad row means
+    nothing is imported and the error names its line, so nothing is half done.
+    """
+    rows = list(_read_rows(source))
+    valid: list[tuple[str, str]] = []
+    invalid: list[str] = []
+    for line, address, name in rows:
+        try:
+            valid.append((normalise(address), name))
+        except SubscriberError as e:
+            invalid.append(f"line {line}: {e}")
+    if invalid and not skip_invalid:
+        more = f" (and {len(invalid) - 1} more)" if len(invalid) > 1 else ""
+        raise SubscriberError(f"{invalid[0]}{more}; nothing imported (--skip-invalid to go on)")
+    added = already = unsubscribed = 0
+    now = _now()
+    with state.transaction():
+        for email, name in valid:
+            existing = get(state, email)
+            if existing is None:
+                state.db.execute(
+                    "INSERT INTO subscribers (email, name, status, subscribed_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (email, name, ACTIVE, now),
+                )
+                added += 1
+            elif existing.status == UNSUBSCRIBED:
+                unsubscribed += 1
+            else:
+                already += 1
+    logger.info("import: %d added, %d already there, %d unsubscribed", added, already, unsubscribed)
+    return ImportResult(added, already, unsubscribed, tuple(invalid))
+
+
+def _read_rows(source: TextIO) -> Iterator[tuple[int, str, str]]:
+    reader = csv.reader(source)
+    header = next(reader, None)
+    if header is None:
+        raise SubscriberError("the CSV file is empty (it needs an 'email' column)")
+    columns = [h.strip().lstrip("\ufeff").lower() for h in header]
+    if "email" not in columns:
+        raise SubscriberError(f"the CSV has no 'email' column (columns: {', '.join(columns)})")
+    at, name_at = columns.index("email"), columns.index("name") if "name" in columns else None
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        address = row[at] if at < len(row) else ""
+        name = row[name_at] if name_at is not None and name_at < len(row) else ""
+        yield reader.line_num, address, " ".join(name.split())
+
+
+def export_csv(subscribers: Iterable[Subscriber], target: TextIO) -> int:
+    """Write email,name,status,subscribed_at,unsubscribed_at rows; returns the count."""
+    writer = csv.writer(target, lineterminator="\n")
+    writer.writerow(["email", "name", "status", "subscribed_at", "unsubscribed_at"])
+    count = 0
+    for s in subscribers:
+        writer.writerow([s.email, s.name, s.status, s.subscribed_at, s.unsubscribed_at or ""])
+        count += 1
+    return count
+
+
+def mask(email: str) -> str:
+    """`r***@example.org`: enough to tell addresses apart in a log, not to harvest them."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+_COLUMNS = "id, email, name, status, subscribed_at, unsubscribed_at"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

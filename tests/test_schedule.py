@@ -1,0 +1,333 @@
+"""digest schedule: due times across DST, catch-up after downtime, restarts, SIGTERM.
+
+The timing tests drive the scheduler with a fake clock and a job that records
+when it ran; the end-to-end ones build from a local feed and send to a real
+aiosmtpd server, in-process and as a `digest schedule` subprocess.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from digest import subscribers
+from digest.config import Config, ScheduleSettings, load_config
+from digest.errors import ConfigError
+from digest.schedule import Cron, CycleResult, Due, Scheduler, Status, build_and_send
+from digest.state import State
+from tests import test_send as mail
+from tests.test_send import Mailserver, wait_for, write_config
+
+# The SMTP server and secrets fixtures of the sender's tests.
+server, tls_ca, _secrets = mail.server, mail.tls_ca, mail._secrets
+
+DETROIT = ZoneInfo("America/Detroit")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=DETROIT)  # type: ignore[misc]
+
+
+def utc_hours(times: list[datetime]) -> list[tuple[int, int, int]]:
+    return [(t.astimezone(UTC).month, t.astimezone(UTC).day, t.astimezone(UTC).hour) for t in times]
+
+
+# Due times ------------------------------------------------------------------
+
+
+def test_fixed_hour_stays_local_across_the_autumn_change() -> None:
+    cron = Cron("0 7 * * 1-5", "America/Detroit")
+    upcoming = cron.upcoming(local(2026, 10, 29, 8, 0), 4)
+    assert [(t.month, t.day, t.hour, t.minute) for t in upcoming] == [
+        (10, 30, 7, 0), (11, 2, 7, 0), (11, 3, 7, 0), (11, 4, 7, 0),
+    ]  # fmt: skip
+    assert utc_hours(upcoming) == [(10, 30, 11), (11, 2, 12), (11, 3, 12), (11, 4, 12)]
+
+
+def test_spring_forward_runs_a_skipped_time_once() -> None:
+    cron = Cron("30 2 * * *", "America/Detroit")  # 2:30 does not exist on 8 March 2026
+    upcoming = cron.upcoming(local(2026, 3, 7, 0, 0), 3)
+    assert utc_hours(upcoming) == [(3, 7, 7), (3, 8, 7), (3, 9, 6)]
+    assert [t.astimezone(DETROIT).strftime("%d %H:%M") for t in upcoming] == [
+        "07 02:30", "08 03:00", "09 02:30",
+    ]  # fmt: skip
+
+
+def test_fall_back_runs_a_repeated_fixed_time_once_but_every_real_hour() -> None:
+    daily = Cron("30 1 * * *", "America/Detroit")  # 1:30 happens twice on 1 November 2026
+    assert utc_hours(daily.upcoming(local(2026, 10, 31, 12, 0), 3)) == [
+        (11, 1, 5), (11, 2, 6), (11, 3, 6),
+    ]  # fmt: skip
+    latest = daily.at_or_before(datetime(2026, 11, 1, 7, 0, tzinfo=UTC))
+    assert latest.astimezone(UTC) == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # the first pass
+    hourly = Cron("0 * * * *", "America/Detroit")
+    assert utc_hours(hourly.upcoming(local(2026, 11, 1, 0, 30), 3)) == [
+        (11, 1, 5), (11, 1, 6), (11, 1, 7),
+    ]  # fmt: skip
+
+
+def test_at_or_before() -> None:
+    cron = Cron("0 7 * * 1-5", "America/Detroit")
+    due = local(2026, 11, 26, 7, 0)
+    assert cron.at_or_before(due) == due
+    assert cron.at_or_before(due - timedelta(seconds=1)) == local(2026, 11, 25, 7, 0)
+    assert cron.at_or_before(local(2026, 11, 30, 6, 0)) == local(2026, 11, 27, 7, 0)
+
+
+@pytest.mark.parametrize(
+    ("cron", "zone", "message"),
+    [
+        ("0 7 * *", "UTC", "five fields"),
+        ("61 7 * * *", "UTC", "not a cron"),
+        ("0 7 * * 1-5 2027", "UTC", "five fields"),
+        ("0 7 * * *", "America/Nowhere", "schedule.timezone"),
+    ],
+)
+def test_bad_schedule_is_a_config_error(cron: str, zone: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Cron(cron, zone)
+
+
+# The scheduler with a fake clock --------------------------------------------
+
+
+@dataclass
+class FakeClock:
+    now: datetime
+    end: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.now += timedelta(seconds=seconds)
+        return self.now >= self.end
+
+
+@dataclass
+class RecordingJob:
+    clock: Callable[[], datetime]
+    statuses: list[Status] = field(default_factory=list)  # returned in turn, then "sent"
+    calls: list[tuple[Due, datetime]] = field(default_factory=list)
+
+    def __call__(self, due: Due) -> CycleResult:
+        self.calls.append((due, self.clock()))
+        status = self.statuses.pop(0) if self.statuses else "sent"
+        return CycleResult(status, due.at, due.issue_id)
+
+
+def make_config(tmp_path: Path, grace_minutes: int = 720) -> Config:
+    settings = ScheduleSettings(
+        cron="0 7 * * 1-5", timezone="America/Detroit", grace_minutes=grace_minutes
+    )
+    return Config(schedule=settings, base_dir=tmp_path)
+
+
+def scheduler(config: Config, job: RecordingJob) -> Scheduler:
+    return Scheduler(config, State(config.state_path), job, lock_wait=5)
+
+
+def test_loop_runs_each_due_time_once_across_dst(tmp_path: Path) -> None:
+    clock = FakeClock(local(2026, 10, 29, 6, 59), end=local(2026, 11, 3, 7, 30))
+    job = RecordingJob(clock)
+    scheduler(make_config(tmp_path), job).run(clock, clock.wait)
+    dues = [due.at for due, _ in job.calls]
+    assert utc_hours(dues) == [(10, 29, 11), (10, 30, 11), (11, 2, 12), (11, 3, 12)]
+    assert all(timedelta(0) <= ran - due.at < timedelta(seconds=1) for due, ran in job.calls)
+    assert [due.issue_id for due, _ in job.calls] == [
+        "2026-10-29", "2026-10-30", "2026-11-02", "2026-11-03",
+    ]  # fmt: skip
+
+
+def test_a_restart_after_a_run_does_not_run_again(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    clock = FakeClock(local(2026, 11, 26, 7, 0, 30), end=local(2026, 11, 26, 7, 10))
+    job = RecordingJob(clock)
+    assert scheduler(config, job).run_due(clock()).status == "sent"
+    clock.now = local(2026, 11, 26, 7, 5)
+    assert scheduler(config, job).run_due(clock()).status == "not_due"  # a new process
+    assert len(job.calls) == 1
+
+
+def test_downtime_within_grace_catches_up_once(tmp_path: Path) -> None:
+    config = make_config(tmp_path, grace_minutes=720)
+    clock = FakeClock(local(2026, 11, 2, 7, 0), end=local(2026, 11, 4, 10, 0))
+    job = RecordingJob(clock)
+    scheduler(config, job).run_due(clock())
+    clock.now = local(2026, 11, 4, 9, 0)  # down across Tuesday's and Wednesday's 7:00
+    sched = scheduler(config, job)
+    assert sched.run_due(clock()).status == "sent"
+    assert sched.run_due(clock()).status == "not_due"
+    assert [due.at for due, _ in job.calls] == [local(2026, 11, 2, 7, 0), local(2026, 11, 4, 7, 0)]
+    assert sched.last_due() == local(2026, 11, 4, 7, 0)
+
+
+def test_downtime_beyond_grace_skips_to_the_next_due_time(tmp_path: Path) -> None:
+    config = make_config(tmp_path, grace_minutes=60)
+    clock = FakeClock(local(2026, 11, 4, 20, 0), end=local(2026, 11, 5, 8, 0))
+    job = RecordingJob(clock)
+    sched = scheduler(config, job)
+    assert sched.run_due(clock()).status == "missed"
+    assert job.calls == []
+    sched.run(clock, clock.wait)
+    assert [due.at for due, _ in job.calls] == [local(2026, 11, 5, 7, 0)]
+
+
+def test_an_unfinished_cycle_is_finished_with_the_same_issue(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    clock = FakeClock(local(2026, 11, 26, 7, 0), end=local(2026, 11, 26, 12, 0))
+    job = RecordingJob(clock, statuses=["incomplete", "incomplete"])
+    assert scheduler(config, job).run_due(clock()).status == "incomplete"
+    clock.now += timedelta(minutes=20)
+    assert scheduler(config, job).run_due(clock()).status == "incomplete"  # after a restart
+    clock.now += timedelta(minutes=20)
+    assert scheduler(config, job).run_due(clock()).status == "sent"
+    assert scheduler(config, job).run_due(clock()).status == "not_due"
+    assert {(due.at, due.issue_id) for due, _ in job.calls} == {
+        (local(2026, 11, 26, 7, 0), "2026-11-26")
+    }
+    assert len(job.calls) == 3
+
+
+def test_the_loop_retries_an_unfinished_cycle_within_minutes(tmp_path: Path) -> None:
+    clock = FakeClock(local(2026, 11, 26, 7, 0), end=local(2026, 11, 26, 7, 30))
+    job = RecordingJob(clock, statuses=["incomplete"])
+    scheduler(make_config(tmp_path), job).run(clock, clock.wait)
+    assert [ran - local(2026, 11, 26, 7, 0) for _, ran in job.calls] == [
+        timedelta(0),
+        timedelta(minutes=5),
+    ]
+
+
+def test_an_unfinished_cycle_past_the_grace_is_left(tmp_path: Path) -> None:
+    config = make_config(tmp_path, grace_minutes=60)
+    clock = FakeClock(local(2026, 11, 26, 7, 0), end=local(2026, 11, 28, 0, 0))
+    job = RecordingJob(clock, statuses=["incomplete"])
+    scheduler(config, job).run_due(clock())
+    clock.now = local(2026, 11, 26, 9, 0)
+    assert scheduler(config, job).run_due(clock()).status == "not_due"
+    assert len(job.calls) == 1
+
+
+# The real job: a local feed, a real SMTP server -------------------------------
+
+
+def rss(titles: list[str]) -> str:
+    items = []
+    for n, title in enumerate(titles):
+        published = format_datetime(datetime.now(UTC) - timedelta(hours=n + 1))
+        body = " ".join(
+            f"Sentence {k} about {title.lower()} tells readers something they need to know."
+            for k in range(8)
+        )
+        items.append(
+            f"<item><title>{title}</title><link>https://news.example.com/{n}-{len(title)}</link>"
+            f"<guid>https://news.example.com/{title.replace(' ', '-')}</guid>"
+            f"<pubDate>{published}</pubDate><description>{body}</description></item>"
+        )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Local Wire</title>'
+        f"<link>https://news.example.com/</link>{''.join(items)}</channel></rss>"
+    )
+
+
+def schedule_letter(
+    tmp_path: Path, server: Mailserver, count: int, cron: str = "* * * * *"
+) -> Path:
+    path = write_config(tmp_path, server)
+    text = path.read_text(encoding="utf-8").replace(
+        'url = "feed.xml"\n', 'url = "feed.xml"\nfull_text = "never"\ncomments = "none"\n'
+    )
+    text += f'\n[schedule]\ncron = "{cron}"\ntimezone = "America/Detroit"\ngrace_minutes = 60\n'
+    path.write_text(text, encoding="utf-8")
+    (tmp_path / "feed.xml").write_text(rss(["Brakes fail", "Wagons return"]), encoding="utf-8")
+    with State(load_config(path).state_path) as state:
+        for n in range(count):
+            subscribers.add(state, f"reader{n:03d}@example.org")
+    return path
+
+
+def test_build_and_send_only_when_there_is_news(tmp_path: Path, server: Mailserver) -> None:
+    config = load_config(schedule_letter(tmp_path, server, count=2))
+    with State(config.state_path) as state:
+        sched = Scheduler(config, state, build_and_send(config, state, config.output_dir))
+        now = datetime.now(UTC)
+        first = sched.run_due(now)
+        assert first.status == "sent" and first.report is not None and first.report.sent == 2
+        assert (config.output_dir / str(first.issue_id) / "email.html").exists()
+        assert sched.run_due(now).status == "not_due"
+        assert sched.run_due(now + timedelta(minutes=1)).status == "nothing_new"
+        assert len(server.handler.messages) == 2
+        (tmp_path / "feed.xml").write_text(
+            rss(["Brakes fail", "Wagons return", "Sedans vanish"]), encoding="utf-8"
+        )
+        third = sched.run_due(now + timedelta(minutes=2))
+        assert third.status == "sent" and third.issue_id != first.issue_id
+    counts = Counter(r for m in server.handler.messages for r in m.recipients)
+    assert counts == {"reader000@example.org": 2, "reader001@example.org": 2}
+    assert "Sedans vanish" in server.handler.messages[-1].raw.decode("ascii")
+
+
+def digest_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "digest", *args]
+
+
+def test_sigterm_mid_send_stops_between_messages_and_once_finishes(
+    tmp_path: Path, server: Mailserver
+) -> None:
+    path = schedule_letter(tmp_path, server, count=10)
+    server.handler.delay = 0.15
+    run = subprocess.Popen(
+        digest_cmd("schedule", "--once", "-c", str(path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: len(server.handler.messages) >= 3)
+    run.send_signal(signal.SIGTERM)
+    stdout, stderr = run.communicate(timeout=30)
+    assert run.returncode == 1, stderr
+    assert "stopped on request" in stderr and "not fully sent" in stdout
+    sent_first = len(server.handler.messages)
+    assert 3 <= sent_first < 10
+    again = subprocess.run(
+        digest_cmd("schedule", "--once", "-c", str(path)), capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr
+    counts = Counter(r for m in server.handler.messages for r in m.recipients)
+    assert counts == Counter(f"reader{n:03d}@example.org" for n in range(10))
+    assert len(list((tmp_path / "output").glob("*/issue.json"))) == 1  # built once
+
+
+def test_foreground_schedule_prints_next_times_and_stops_on_sigterm(
+    tmp_path: Path, server: Mailserver
+) -> None:
+    path = schedule_letter(tmp_path, server, count=1, cron="0 7 * * 1-5")
+    text = path.read_text(encoding="utf-8").replace("grace_minutes = 60", "grace_minutes = 0")
+    path.write_text(text, encoding="utf-8")
+    run = subprocess.Popen(
+        digest_cmd("schedule", "-c", str(path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert run.stdout is not None
+    line = run.stdout.readline()
+    assert line.startswith("Scheduled ('0 7 * * 1-5'); next: ") and line.count("07:00") == 3
+    time.sleep(0.3)
+    run.send_signal(signal.SIGTERM)
+    stdout, stderr = run.communicate(timeout=30)
+    assert run.returncode == 0, stderr
+    assert "Stopped." in stdout
+    assert server.handler.messages == []
