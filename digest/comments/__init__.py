@@ -25,7 +25,7 @@ from digest.comments.locate import SOURCES, locate
 from digest.comments.sources import ThreadRequest
 from digest.comments.sources.wordpress import parse as parse_comments
 from digest.models import Comment, CommentThread
-from digest.summarise import split_sentences
+from digest.sentences import split_sentences
 
 __all__ = [
     "SOURCES",
