@@ -92,11 +92,13 @@ class CommentSettings:
     max_words: int = 80
     """A longer comment is cut at a sentence boundary with "…"."""
     abuse_filter: bool = True
-    """Drop comments with abusive language (better-profanity's maintained word list)."""
+    """Drop comments with abusive language (alt-profanity-check's maintained classifier)."""
     abuse_allow: str = "hell, damn, damned, crap, crappy, sucks, suck, bloody, screw, screwed"
     """Comma-separated words the abuse list should not count (mild words car talk needs)."""
     abuse_words: str = ""
     """Comma-separated extra words that make a comment abusive."""
+    abuse_threshold: float = 0.8
+    """Classifier probability (0..1) from which a comment is abusive; lower drops more."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,7 @@ _POSITIVE = {
 _NON_NEGATIVE = {"lookback_days", "max_redirects", "rate", "retries", "backoff", "grace_minutes"}
 _NON_NEGATIVE.add("summary_sentences")
 _POSITIVE.add("port")
+_SHARE = {"abuse_threshold"}
 
 
 def load_config(path: Path | str, **overrides: Any) -> Config:
@@ -357,6 +360,8 @@ def _check(key: str, expected: Any, value: Any) -> str | None:
         return f"must be at least 1, not {value!r}"
     if key in _NON_NEGATIVE and value < 0:
         return f"must not be negative, not {value!r}"
+    if key in _SHARE and not 0 <= value <= 1:
+        return f"must be between 0 and 1, not {value!r}"
     return None
 
 

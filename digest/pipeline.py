@@ -105,7 +105,7 @@ async def _build(
         progress.start("stories", len(entries))
         stories = await _each(
             entries,
-            lambda e: _story(fetcher, state, config, settings[e.feed_url], e, warnings),
+            lambda e: _story(fetcher, state, config, settings[e.feed_url], e, warnings, now),
             progress,
             "stories",
         )
@@ -197,6 +197,7 @@ async def _story(
     feed: FeedSettings,
     entry: Entry,
     warnings: list[str],
+    now: datetime,
 ) -> Story:
     article_task = _article(fetcher, feed, entry, warnings)
     thread_task = _comments(fetcher, feed, entry, warnings)
@@ -209,10 +210,12 @@ async def _story(
             config.comments.per_story,
             config.comments.max_words,
             article="\n\n".join((entry.title, *article.paragraphs)),
+            now=now,
             abuse=comment_rules.AbuseFilter.from_settings(
                 config.comments.abuse_filter,
                 config.comments.abuse_allow,
                 config.comments.abuse_words,
+                config.comments.abuse_threshold,
             ),
         )
     )

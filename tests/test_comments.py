@@ -5,15 +5,28 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from digest.comments import AbuseFilter, is_worth_showing, locate, parse_comments, pick_comments
+from digest.comments import (
+    AbuseFilter,
+    is_worth_showing,
+    locate,
+    parse_comments,
+    pick_comments,
+    ranking,
+)
+from digest.comments.filters import DEFAULT_ABUSE
 from digest.comments.sources import discourse, hackernews, mastodon, reddit
+from digest.config import load_config
+from digest.errors import ConfigError
 from digest.models import Comment, Entry, Fetched
+from tests.abuse_cases import CASES as ABUSE_CASES
+from tests.abuse_cases import MIN_ACCURACY as ABUSE_MIN_ACCURACY
+from tests.conftest import ConfigWriter
 
 REDDIT = [
     {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": {"num_comments": 7}}]}},
@@ -293,33 +306,84 @@ def test_comment_filters(text: str, ok: bool) -> None:
     assert is_worth_showing(_comment("a", text)) is ok
 
 
+def test_abuse_filter_test_set() -> None:
+    verdicts = DEFAULT_ABUSE.abusive([text for text, _ in ABUSE_CASES])
+    wrong = [text for v, (text, label) in zip(verdicts, ABUSE_CASES, strict=True) if v is not label]
+    assert len(ABUSE_CASES) >= 40
+    assert 1 - len(wrong) / len(ABUSE_CASES) >= ABUSE_MIN_ACCURACY, wrong
+
+
 @pytest.mark.parametrize(
     ("text", "abusive"),
     [
         ("You are a fucking idiot and so is the author.", True),
-        ("What a sh1t take from someone who never drove one.", True),
         ("Anyone who buys this is a moron and a retard.", True),
+        ("You're a f u c k i n g moron if you believe this.", True),
         ("The ride is a hell of a lot better than the old one.", False),
         ("Damn, that is a lot of money for a base model.", False),
         ("Scunthorpe has the best cocktail bar near the dealership.", False),
         ("The brake assembly class action is worth following.", False),
+        ("This article is wrong about the brakes; the test car had the old pads.", False),
     ],
 )
-def test_abuse_filter_test_set(text: str, abusive: bool) -> None:
+def test_abuse_filter_in_pick_comments(text: str, abusive: bool) -> None:
     picked = pick_comments([_comment("a", text)], per_story=3, max_words=80)
     assert (picked == []) is abusive
 
 
+def test_abuse_filter_batch_agrees_with_single() -> None:
+    texts = [text for text, _ in ABUSE_CASES] + ["This car is pure Lemonade, avoid it."]
+    for abuse in (DEFAULT_ABUSE, AbuseFilter.from_settings(True, "", "lemonade", 0.5)):
+        assert abuse.abusive(texts) == [abuse.is_abusive(t) for t in texts]
+    assert DEFAULT_ABUSE.abusive([]) == []
+
+
 def test_abuse_filter_is_configurable() -> None:
+    mild = "The hatchback sucks in crosswinds above seventy."
+    assert not DEFAULT_ABUSE.is_abusive(mild)
+    assert AbuseFilter.from_settings(True, allow="", extra="").is_abusive(mild)
+    assert not AbuseFilter.from_settings(True, allow="SUCKS", extra="").is_abusive(mild)
     text = "The ride is a hell of a lot better than the old one."
-    strict = AbuseFilter.from_settings(True, allow="", extra="")
+    strict = AbuseFilter.from_settings(True, allow="", extra="", threshold=0.4)
     assert pick_comments([_comment("a", text)], 3, 80, abuse=strict) == []
-    off = AbuseFilter.from_settings(False, allow="", extra="")
+
+    extra = AbuseFilter.from_settings(True, allow="", extra="lemonade, tin can")
+    lemon = _comment("a", "This car is pure LEMONADE, avoid it.")
+    assert pick_comments([lemon], 3, 80, abuse=extra) == []
+    assert extra.is_abusive("Built like a tin can on wheels, sadly.")
+    assert not extra.is_abusive("Two lemonades and a coffee at the dealer, a nice touch.")
+
+    leet = "What a sh1t take from someone who never drove one."
+    assert AbuseFilter.from_settings(True, "", "", threshold=0.7).is_abusive(leet)
+    assert not AbuseFilter.from_settings(True, "", "", threshold=0.9).is_abusive(leet)
+    civil = "Thanks for the long-term test, the fuel figures match mine."
+    assert AbuseFilter.from_settings(True, "", "", threshold=0.0).is_abusive(civil)
+
+    off = AbuseFilter.from_settings(False, allow="", extra="lemonade")
     swear = "You are a fucking idiot and so is the author."
     assert len(pick_comments([_comment("a", swear)], 3, 80, abuse=off)) == 1
-    extra = AbuseFilter.from_settings(True, allow="", extra="lemonade")
-    lemon = _comment("a", "This car is pure lemonade, avoid it.")
-    assert pick_comments([lemon], 3, 80, abuse=extra) == []
+    assert off.abusive([swear, "pure lemonade"]) == [False, False]
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5])
+def test_abuse_threshold_out_of_range_is_a_config_error(
+    threshold: float, write_config: ConfigWriter
+) -> None:
+    with pytest.raises(ConfigError, match=r"comments\.abuse_threshold"):
+        AbuseFilter.from_settings(True, "", "", threshold)
+    path = write_config(
+        "https://example.com/feed", extra=f"[comments]\nabuse_threshold = {threshold}"
+    )
+    with pytest.raises(ConfigError, match=r"abuse_threshold.*between 0 and 1.*line \d+"):
+        load_config(path)
+
+
+def test_abuse_threshold_is_read_from_config(write_config: ConfigWriter) -> None:
+    path = write_config("https://example.com/feed", extra="[comments]\nabuse_threshold = 0.6")
+    assert load_config(path).comments.abuse_threshold == 0.6
+    assert load_config(write_config("https://example.com/feed")).comments.abuse_threshold == (
+        DEFAULT_ABUSE.threshold
+    )
 
 
 def test_pick_comments_one_per_author_substance_then_chronological() -> None:
@@ -388,3 +452,59 @@ def test_hostile_comment_html_is_sanitised(corpus: Path) -> None:
         fetched = Fetched("u", "https://s.example/", body.encode(), "application/json")
         (c,) = mastodon.parse(fetched).comments
         assert "<script" not in c.text.lower() and "onerror=" not in c.text.lower()
+
+
+def _voted(
+    author: str, text: str, score: float | None, hours_before: float, **kw: object
+) -> Comment:
+    when = datetime(2026, 1, 10, 12, tzinfo=UTC) - timedelta(hours=hours_before)
+    return Comment(author=author, text=text, published=when, score=score, **kw)  # type: ignore[arg-type]
+
+
+def test_people_drawn_in_counts_distinct_others_below() -> None:
+    thread = [
+        Comment(author="Ann", text="a", id="1"),
+        Comment(author="Bob", text="b", id="2", parent="1"),
+        Comment(author="Ann", text="c", id="3", parent="2"),  # Ann answering: not counted for 1
+        Comment(author="Cid", text="d", id="4", parent="3"),
+        Comment(author="Bob", text="e", id="5", parent="1"),  # Bob again: counted once
+        Comment(author="Dee", text="f", id="6"),
+    ]
+    assert ranking.people_drawn_in(thread) == {"1": 2, "2": 2, "3": 1}
+
+
+def test_conversation_counts_replies_the_filters_drop() -> None:
+    """A comment that started a conversation wins, even when the replies are not shown."""
+    text = "The recall covers the brake seal, and dealers fix it in about an hour."
+    other = "Insurance for the wagon costs less than the saloon in most regions here."
+    thread = [
+        Comment(author="Ann", text=other, id="a"),
+        Comment(author="Bob", text=text, id="b"),
+        *(Comment(author=f"fan{i}", text="lol", id=f"r{i}", parent="b") for i in range(6)),
+    ]
+    assert [c.author for c in pick_comments(thread, per_story=1, max_words=80)] == ["Bob"]
+
+
+def test_young_votes_count_for_the_exposure_they_have_not_had() -> None:
+    now = datetime(2026, 1, 10, 12, tzinfo=UTC)
+    old = _voted("Ann", "The seal is cheap but the labour is not, so ask about cover.", 40, 30)
+    young = _voted("Bob", "The bulletin number is on the maker's site under recalls now.", 30, 1)
+    assert ranking.rank([old, young], now=now)[0] == 1  # 30 votes in an hour beat 40 in a day
+    later = now + timedelta(days=3)
+    assert ranking.rank([old, young], now=later)[0] == 0  # both settled: the count stands
+
+
+def test_without_votes_or_structure_early_substantive_comments_win() -> None:
+    base = "A considered point about the brake recall and what owners should do next"
+    thread = [
+        _comment("Ann", "Meh.", 0),
+        _comment("Bob", f"{base}, from the first hour.", 1),
+        _comment("Cid", "Dealers near me already have the seals and book inspections.", 2),
+        _comment("Dee", "https://example.com/my-blog", 3),
+        *(
+            _comment(f"late{i}", f"Late thought number {i} on the story today.", 10 + i)
+            for i in range(20)
+        ),
+    ]
+    picked = [c.author for c in pick_comments(thread, per_story=2, max_words=80)]
+    assert picked == ["Bob", "Cid"]

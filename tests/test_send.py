@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -70,6 +71,11 @@ class Received:
     session: int
 
 
+def _opened(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
+
+
 @dataclass
 class Recorder:
     """An aiosmtpd handler that keeps what it accepts and misbehaves on request."""
@@ -79,6 +85,7 @@ class Recorder:
     data_replies: list[str] = field(default_factory=list)  # replies to DATA before a 250
     drops: int = 0  # drop the connection at DATA this many times, before accepting
     delay: float = 0.0  # seconds per accepted message
+    gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
     sessions: set[int] = field(default_factory=set)  # connections that delivered
     peers: set[int] = field(default_factory=set)  # connections that reached DATA
     rcpts: list[str] = field(default_factory=list)
@@ -109,6 +116,8 @@ class Recorder:
             return self.data_replies.pop(0)
         if self.delay:
             await asyncio.sleep(self.delay)
+        while not self.gate.is_set():  # held by the test
+            await asyncio.sleep(0.02)
         content = envelope.original_content or b""
         assert server.transport is not None
         peer = server.transport.get_extra_info("peername")
@@ -575,9 +584,11 @@ def test_two_senders_at_once_never_double(tmp_path: Path, server: Mailserver) ->
         digest_cmd("send", "-c", str(letter.config_path)), stderr=subprocess.PIPE, text=True
     )
     wait_for(lambda: len(server.handler.messages) >= 1)
+    server.handler.gate.clear()  # the first sender stays mid-send while the second starts
     refused = subprocess.run(
         digest_cmd("send", "-c", str(letter.config_path)), capture_output=True, text=True
     )
+    server.handler.gate.set()
     assert refused.returncode == 1 and "another digest send" in refused.stderr
     waited = subprocess.run(
         digest_cmd("send", "--wait", "60", "-c", str(letter.config_path)),

@@ -15,9 +15,9 @@ into `Comment`s, and `pick_comments` applies the rule:
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from digest.comments import filters, ranking
 from digest.comments.filters import DEFAULT_ABUSE, AbuseFilter, is_worth_showing
@@ -36,20 +36,29 @@ __all__ = [
     "locate",
     "parse_comments",
     "pick_comments",
-    "rank_comments",
+    "ranked",
+    "showable",
 ]
 
 
-def rank_comments(
-    comments: Iterable[Comment],
+def ranked(
+    comments: Sequence[Comment],
     *,
     article: str = "",
     abuse: AbuseFilter = DEFAULT_ABUSE,
     weights: ranking.Weights = ranking.WEIGHTS,
     limit: int | None = None,
-) -> list[Comment]:
-    """Comments worth showing (at most `limit`), cleaned, best first, after the diversity rules."""
-    return [c for _, c in _ranked(list(comments), article, abuse, weights, limit)]
+    now: datetime | None = None,
+) -> list[tuple[int, Comment]]:
+    """(position in the thread, cleaned comment) of the comments worth showing, best first.
+
+    At most `limit`, after the diversity rules.
+    """
+    kept = showable(comments, article, abuse)
+    terms = ranking.key_terms(article) if article else frozenset()
+    candidates = [c for _, c in kept]
+    order = ranking.rank(candidates, terms, weights, thread=comments, now=now, limit=limit)
+    return [kept[k] for k in order]
 
 
 def pick_comments(
@@ -59,36 +68,27 @@ def pick_comments(
     *,
     article: str = "",
     abuse: AbuseFilter = DEFAULT_ABUSE,
+    now: datetime | None = None,
 ) -> list[Comment]:
     """The rule of this package's docstring, applied to one thread."""
-    best = _ranked(list(comments), article, abuse, ranking.WEIGHTS, per_story)
+    best = ranked(list(comments), article=article, abuse=abuse, limit=per_story, now=now)
     # Comments read as a conversation: oldest first (thread order where undated).
     best.sort(key=lambda p: (p[1].published is None, _stamp(p[1]), p[0]))
     return [_shorten(c, max_words) for _, c in best]
 
 
-def _ranked(
-    items: list[Comment],
-    article: str,
-    abuse: AbuseFilter,
-    weights: ranking.Weights,
-    limit: int | None,
+def showable(
+    comments: Sequence[Comment], article: str = "", abuse: AbuseFilter = DEFAULT_ABUSE
 ) -> list[tuple[int, Comment]]:
-    """(position in the thread, cleaned comment), best first."""
+    """(position in the thread, cleaned comment) for each comment the filters keep."""
     grams = filters.grams(article) if article else frozenset()
     kept = [
         (i, cleaned)
-        for i, c in enumerate(items)
+        for i, c in enumerate(comments)
         if is_worth_showing(cleaned := filters.clean(c, grams), filters.NO_ABUSE_CHECK)
     ]
-    terms = ranking.key_terms(article) if article else frozenset()
-    civil = functools.partial(_civil, abuse)
-    order = ranking.rank([c for _, c in kept], terms, weights, accept=civil, limit=limit)
-    return [kept[k] for k in order]
-
-
-def _civil(abuse: AbuseFilter, comment: Comment) -> bool:
-    return not abuse.is_abusive(comment.text)
+    flagged = abuse.abusive([c.text for _, c in kept])
+    return [pair for pair, bad in zip(kept, flagged, strict=True) if not bad]
 
 
 def _stamp(comment: Comment) -> float:

@@ -1,29 +1,38 @@
 """One scoring rule for every source, using whatever signals the source has.
 
-Each signal is scaled to 0‥1 within the thread, so threads of any size compare:
+Each signal is scaled to 0‥1 within the thread, so threads of any size compare,
+and a signal the source lacks weighs nothing:
 
-- votes: log(1 + score) / log(1 + the thread's best score); a negative score
-  costs `NEGATIVE`. Only where the source has votes (Reddit, Discourse,
-  Mastodon); absent signals weigh nothing.
-- replies: log(1 + direct replies) / log(1 + the thread's most replied).
-- top-level: 1 for a comment on the story, less the deeper the reply.
-- early: 1 for the first comment, 0 for the last (earlier comments were read
-  by more people; this is what "most replies" misses).
+- votes (Reddit, Discourse, Mastodon): log(1 + score) / log(1 + the thread's
+  best). A comment younger than a day has its score scaled up by
+  sqrt(24 h / its age): a two-hour-old comment has not had the readers a
+  two-day-old one had, and after a day the count has mostly settled. A
+  negative score costs `NEGATIVE`.
+- people: how many other people the comment drew into the conversation
+  (distinct authors in the replies under it), log-scaled.
+- replies: direct replies received, log-scaled.
+- top-level: 1 for a comment on the story, 1 / (1 + depth) for a reply (a
+  reply deep in a sub-thread is read by few).
+- early: 1 - log(1 + place in time) / log(1 + thread size). The first
+  comments were read by most readers; the log keeps the first few apart and
+  the long tail together.
 - substance: length in a sweet spot (25–150 words), not just links or emoji.
 - relevance: share of the article's key terms the comment uses.
 - source rank: Hacker News orders comments but shows no points; its order
   among siblings stands in for votes.
 
-Then, best first, with diversity: one comment per author, at most two replies
-to the same parent, no near-duplicates.
+The weights were chosen on the tuning threads of `python -m bench.comments
+--tune`. Then, best first, with diversity: one comment per author, at most two
+replies to the same parent, no near-duplicates.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from digest.comments.filters import WORD
 from digest.models import Comment
@@ -33,17 +42,22 @@ NEGATIVE = 0.5
 MAX_PER_PARENT = 2
 NEAR_DUPLICATE = 0.7
 """Jaccard similarity of word sets at which two comments count as the same."""
+SETTLED_HOURS = 24.0
+"""Exposure after which a comment's vote count is taken as it stands."""
+MAX_DEPTH = 64
+"""Reply chains are followed this far up (guards against cycles in bad data)."""
 
 
 @dataclass(frozen=True)
 class Weights:
-    """How much each signal counts (hand-set; `python -m bench.comments --tune` searches them)."""
+    """How much each signal counts (`python -m bench.comments --tune` searches them)."""
 
-    votes: float = 4.0
-    replies: float = 1.0
-    top_level: float = 0.5
-    early: float = 1.0
-    substance: float = 0.6
+    votes: float = 8.0
+    people: float = 2.0
+    replies: float = 0.5
+    top_level: float = 0.0  # tried: on the tuning threads, depth adds nothing to the others
+    early: float = 2.0
+    substance: float = 1.5
     relevance: float = 0.3
     source_rank: float = 1.0
 
@@ -78,29 +92,57 @@ def substance(comment: Comment) -> float:
     return max(0.2, 1.0 - (words - high) / 400)
 
 
+def people_drawn_in(thread: Sequence[Comment]) -> dict[str, int]:
+    """For each comment id: distinct other authors in the replies under it."""
+    parent_of = {c.id: c.parent for c in thread if c.id}
+    people: dict[str, set[str]] = {}
+    for c in thread:
+        author = c.author.casefold()
+        above, steps = c.parent, 0
+        while above and steps < MAX_DEPTH:
+            people.setdefault(above, set()).add(author)
+            above, steps = parent_of.get(above), steps + 1
+    authors = {c.id: c.author.casefold() for c in thread if c.id}
+    return {i: len(who - {authors.get(i)}) for i, who in people.items()}
+
+
 def scores(
     comments: Sequence[Comment],
     terms: frozenset[str] = frozenset(),
     weights: Weights = WEIGHTS,
+    *,
+    thread: Sequence[Comment] | None = None,
+    now: datetime | None = None,
 ) -> list[float]:
-    """The rule's score for each comment, in the given order."""
+    """The rule's score for each comment, in the given order.
+
+    `thread` is the whole conversation the comments come from (filtered-out
+    comments still tell who replied to whom); `now` is when the votes were
+    read (the newest comment's time when not given).
+    """
     if not comments:
         return []
-    best_votes = max((c.score or 0.0 for c in comments), default=0.0)
+    drawn = people_drawn_in(thread if thread is not None else comments)
+    votes = _vote_values(comments, now)
+    best_votes = max((v for v in votes if v is not None), default=0.0)
+    most_people = max((drawn.get(c.id or "", 0) for c in comments), default=0)
     most_replies = max((c.replies or 0 for c in comments), default=0)
     order = _time_order(comments)
-    last = max(len(comments) - 1, 1)
+    size = math.log1p(len(comments))
     out = []
     for position, c in enumerate(comments):
         value = 0.0
-        if c.score is not None and best_votes > 0:
-            value += weights.votes * math.log1p(max(c.score, 0.0)) / math.log1p(best_votes)
+        vote = votes[position]
+        if vote is not None and best_votes > 0:
+            value += weights.votes * math.log1p(max(vote, 0.0)) / math.log1p(best_votes)
         if c.score is not None and c.score < 0:
             value -= NEGATIVE
+        if most_people:
+            value += weights.people * math.log1p(drawn.get(c.id or "", 0)) / math.log1p(most_people)
         if most_replies:
             value += weights.replies * math.log1p(c.replies or 0) / math.log1p(most_replies)
         value += weights.top_level / (1 + c.depth)
-        value += weights.early * (1 - order[position] / last)
+        value += weights.early * (1 - math.log1p(order[position]) / size)
         value += weights.substance * substance(c)
         if terms:
             used = len(terms & set(WORD.findall(c.text.casefold())))
@@ -116,15 +158,13 @@ def rank(
     terms: frozenset[str] = frozenset(),
     weights: Weights = WEIGHTS,
     *,
-    accept: Callable[[Comment], bool] = lambda c: True,
+    thread: Sequence[Comment] | None = None,
+    now: datetime | None = None,
     limit: int | None = None,
 ) -> list[int]:
-    """Indices of the comments best first, after the diversity rules and `accept`.
-
-    `accept` (the slow abuse check) runs only on comments about to be chosen,
-    and the walk stops at `limit`: long threads are not checked word by word.
-    """
-    scored = sorted(enumerate(scores(comments, terms, weights)), key=lambda p: (-p[1], p[0]))
+    """Indices of the comments best first, after the diversity rules; at most `limit`."""
+    values = scores(comments, terms, weights, thread=thread, now=now)
+    scored = sorted(enumerate(values), key=lambda p: (-p[1], p[0]))
     chosen: list[int] = []
     authors: set[str] = set()
     per_parent: Counter[str] = Counter()
@@ -139,8 +179,6 @@ def rank(
             continue
         if any(_jaccard(words, other) >= NEAR_DUPLICATE for other in word_sets):
             continue
-        if not accept(c):
-            continue
         chosen.append(position)
         authors.add(author)
         word_sets.append(words)
@@ -149,6 +187,26 @@ def rank(
         if limit is not None and len(chosen) >= limit:
             break
     return chosen
+
+
+def _vote_values(comments: Sequence[Comment], now: datetime | None) -> list[float | None]:
+    """Each comment's votes, scaled up for the exposure it has not had yet."""
+    stamps = [_stamp(c) for c in comments]
+    known = [s for s in stamps if s is not None]
+    if now is not None:
+        present = now.timestamp()
+    elif known:
+        present = max(known)
+    else:
+        return [c.score for c in comments]
+    out: list[float | None] = []
+    for c, stamp in zip(comments, stamps, strict=True):
+        if c.score is None or stamp is None:
+            out.append(c.score)
+            continue
+        hours = min(max((present - stamp) / 3600, 0.0) + 1.0, SETTLED_HOURS)
+        out.append(c.score * math.sqrt(SETTLED_HOURS / hours))
+    return out
 
 
 def _time_order(comments: Sequence[Comment]) -> list[int]:
