@@ -1,14 +1,15 @@
 """Discussions with votes, end to end: a build whose stories' comments live on Reddit and HN.
 
 One loopback server plays a news site (RSS feeds), a Reddit-style API and the
-Hacker News Algolia API, with one discussion rate-limited, one slow and one
-answering HTML. Also: the corpus's recorded Reddit and Discourse payloads served
-over loopback and read by the real fetcher.
+Hacker News Algolia API, with one discussion rate-limited, one slow, one
+answering HTML and one on a server that is down. Also: the corpus's recorded
+Reddit and Discourse payloads served over loopback and read by the real fetcher.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -229,11 +230,20 @@ def test_reddit_and_hn_discussions_in_a_build(
         _rss(base, "forum", forum).encode(),
     )
     routes["/hn/feed.xml"] = lambda: (200, "application/rss+xml", _rss(base, "hn", hn).encode())
+    board = [("forum", f"{base}/t/engines/77", 4)]
+    routes["/board/feed.xml"] = lambda: (
+        200,
+        "application/rss+xml",
+        _rss(base, "board", board).encode(),
+    )
     routes["/r/cars/comments/a1/brakes/.json"] = _json(REDDIT_THREAD)
     routes["/r/cars/comments/b2/recall/.json"] = lambda: (429, "text/plain", b"slow down")
     routes["/r/cars/comments/c3/slowpoke/.json"] = _slow
     routes["/api/v1/items/4101"] = _json(HN_ITEM)
     routes["/api/v1/items/4200"] = lambda: (200, "text/html", b"<html><body>Oops</body></html>")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
     config = tmp_path / "config.toml"
     config.write_text(
         "\n".join(
@@ -250,6 +260,10 @@ def test_reddit_and_hn_discussions_in_a_build(
                 f'url = "{base}/hn/feed.xml"',
                 'comments = "hackernews"',
                 f'comments_url = "{base}/api/v1/items/{{id}}"',
+                "[[feeds]]",
+                f'url = "{base}/board/feed.xml"',
+                'comments = "discourse"',
+                f'comments_url = "http://127.0.0.1:{closed_port}/t/{{id}}.json"',  # down
                 "[fetch]",
                 "timeout = 1",
             ]
@@ -266,7 +280,7 @@ def test_reddit_and_hn_discussions_in_a_build(
         s["url"].rsplit("/", 2)[-2]: s
         for s in json.loads((folder / "issue.json").read_text())["stories"]
     }
-    assert set(stories) == {"brakes", "recall", "slowpoke", "supplier", "dealers"}
+    assert set(stories) == {"brakes", "recall", "slowpoke", "supplier", "dealers", "forum"}
 
     brakes = stories["brakes"]
     assert brakes["comment_count"] == 57
@@ -288,11 +302,12 @@ def test_reddit_and_hn_discussions_in_a_build(
     assert supplier["comments"][0]["url"] == "https://news.ycombinator.com/item?id=4102"
 
     # Each failing discussion costs only its story's comments, with the feed's count kept.
-    for slug, count in (("recall", 12), ("slowpoke", 8), ("dealers", 9)):
+    for slug, count in (("recall", 12), ("slowpoke", 8), ("dealers", 9), ("forum", 4)):
         assert stories[slug]["comments"] == [] and stories[slug]["comment_count"] == count
         assert stories[slug]["summary"]
     report = " ".join(result.output.split())
     assert "HTTP 429" in report and "timed out" in report and "expected JSON" in report
+    assert f"127.0.0.1:{closed_port}/t/77.json: comments (discourse):" in report
 
     html = (folder / "email.html").read_text()
     assert "3 of 57 comments" in html and "wrenchturner</strong> · 20 hours ago" in html
