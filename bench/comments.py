@@ -242,7 +242,11 @@ def objective(threads: Sequence[Thread], weights: Weights) -> float:
 
 
 def tune(threads: Sequence[Thread]) -> Weights:
-    """Grid search over the weights of the vote-free signals on the tuning threads."""
+    """Grid search over the weights of the vote-free signals on the tuning threads.
+
+    The author signal is searched after the grid, with the others at their best
+    (few threads have the author taking part).
+    """
     grid = itertools.product(
         (0.0, 1.0, 2.0), (0.0, 0.5, 1.0), (0.0, 0.5, 1.0), (0.5, 1.0, 2.0), (0.3, 0.6, 1.0, 1.5)
     )
@@ -256,6 +260,11 @@ def tune(threads: Sequence[Thread]) -> Weights:
             early=early,
             substance=substance,
         )
+        score = objective(threads, weights)
+        if score > best[0] + 1e-9:
+            best = (score, weights)
+    for author in (0.0, 0.5, 1.0, 2.0):
+        weights = replace(best[1], author=author)
         score = objective(threads, weights)
         if score > best[0] + 1e-9:
             best = (score, weights)

@@ -96,6 +96,7 @@ class Comment:
     depth: int = 0  # 0 for top-level, 1 for a reply, …
     source: str | None = None  # "wordpress", "reddit", "hackernews", "discourse", "mastodon"
     rank: int | None = None  # place among its siblings where the source ranks them (HN)
+    by_author: bool = False  # written by the story's author or the discussion's submitter
 
 
 @dataclass(frozen=True)

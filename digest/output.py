@@ -73,6 +73,7 @@ def _comment(comment: Comment) -> dict[str, Any]:
         "published": _iso(comment.published),
         "score": comment.score,
         "replies": comment.replies,
+        "by_author": comment.by_author,
     }
 
 

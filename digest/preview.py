@@ -190,6 +190,7 @@ def issue_from_record(record: dict[str, Any]) -> Issue:
                     published=_when(c.get("published")),
                     score=c.get("score"),
                     replies=c.get("replies"),
+                    by_author=c.get("by_author") is True,
                 )
                 for c in s.get("comments") or ()
             ),

@@ -43,6 +43,7 @@ class CommentContext(TypedDict):
     paragraphs: list[str]  # the text split at blank lines
     url: str  # http(s) or ""
     published: datetime | None
+    by_author: bool  # the story's author or the discussion's submitter
 
 
 class StoryContext(TypedDict):
@@ -258,6 +259,7 @@ def _comment_context(comment: Comment) -> CommentContext:
         paragraphs=[p for p in paragraphs if p],
         url=safe_url(comment.url),
         published=comment.published,
+        by_author=comment.by_author,
     )
 
 

@@ -62,7 +62,12 @@ def _reddit_comment(
 
 
 REDDIT_THREAD = [
-    {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": {"num_comments": 57}}]}},
+    {
+        "kind": "Listing",
+        "data": {
+            "children": [{"kind": "t3", "data": {"num_comments": 57, "author": "recallwatch"}}]
+        },
+    },
     {
         "kind": "Listing",
         "data": {
@@ -106,6 +111,14 @@ REDDIT_THREAD = [
                     17,
                 ),
                 _reddit_comment(
+                    "t1_o",
+                    "recallwatch",
+                    "Posting this because the inspection letters only go out next month, so "
+                    "owners who sold or moved may never hear about the seal at all.",
+                    60,
+                    19.5,
+                ),
+                _reddit_comment(
                     "t1_q",
                     "quietreader",
                     "Mine is a 2019 model and has had no trouble at all over forty thousand "
@@ -121,6 +134,7 @@ REDDIT_THREAD = [
 HN_ITEM = {
     "id": 4101,
     "type": "story",
+    "author": "sam",
     "children": [
         {
             "id": 4102,
@@ -293,11 +307,13 @@ def test_reddit_and_hn_discussions_in_a_build(
         assert datetime.fromisoformat(comment["published"]) < NOW + timedelta(minutes=1)
     wrench = next(c for c in brakes["comments"] if c["author"] == "wrenchturner")
     assert wrench["score"] == 120 and wrench["replies"] == 2
+    assert [c["author"] for c in brakes["comments"] if c["by_author"]] == ["recallwatch"]
 
     supplier = stories["supplier"]
     assert supplier["comments"][0]["author"] == "pat"
     assert {c["author"] for c in supplier["comments"]} >= {"pat", "sam"}
     assert all(c["score"] is None for c in supplier["comments"])
+    assert [c["author"] for c in supplier["comments"] if c["by_author"]] == ["sam"]
     assert supplier["comments"][0]["replies"] == 1
     assert supplier["comments"][0]["url"] == "https://news.ycombinator.com/item?id=4102"
 
@@ -311,6 +327,8 @@ def test_reddit_and_hn_discussions_in_a_build(
 
     html = (folder / "email.html").read_text()
     assert "3 of 57 comments" in html and "wrenchturner</strong> · 20 hours ago" in html
+    assert "recallwatch</strong> · author · 20 hours ago" in html
+    assert "recallwatch (author), 20 hours ago:" in (folder / "email.txt").read_text()
     assert unsafe_parts(html) == []
     assert "onerror" not in (folder / "issue.json").read_text()
 

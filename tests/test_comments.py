@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -96,7 +97,7 @@ HN = {
     ],
 }
 DISCOURSE = {
-    "posts_count": 3,
+    "posts_count": 4,
     "post_stream": {
         "posts": [
             {"id": 10, "post_number": 1, "username": "op", "cooked": "<p>Topic</p>"},
@@ -122,6 +123,15 @@ DISCOURSE = {
                 "post_url": "/t/cars/5/3",
                 "like_count": 1,
                 "reply_to_post_number": 2,
+                "post_type": 1,
+            },
+            {
+                "id": 13,
+                "post_number": 4,
+                "username": "op",
+                "name": "Olive Park",
+                "cooked": "<p>Thanks both: I will ask the dealer about loan cars.</p>",
+                "created_at": "2026-11-20T12:00:00Z",
                 "post_type": 1,
             },
         ]
@@ -213,11 +223,13 @@ def test_hackernews_item_from_loopback(api: str) -> None:
 
 def test_discourse_topic_from_loopback(api: str) -> None:
     thread = discourse.parse(_get(api + "/t/5.json"))
-    assert thread.total == 2
-    ana, ben = thread.comments
+    assert thread.total == 3
+    ana, ben, olive = thread.comments
     assert "quoted words" not in ana.text and ana.score == 4.0
     assert ben.parent == "11" and ben.depth == 1 and ben.score == 1.0
     assert ana.url == api + "/t/cars/5/2"
+    assert olive.author == "Olive Park" and olive.by_author  # opened the topic
+    assert not ana.by_author and not ben.by_author
 
 
 def test_mastodon_context_from_loopback(api: str) -> None:
@@ -508,3 +520,15 @@ def test_without_votes_or_structure_early_substantive_comments_win() -> None:
     ]
     picked = [c.author for c in pick_comments(thread, per_story=2, max_words=80)]
     assert picked == ["Bob", "Cid"]
+
+
+def test_the_authors_reply_counts_for_more() -> None:
+    text = "The loan car policy differs by dealer, so ask before you book the inspection."
+    other = _comment("Ann", "Our dealer offered a loan car without asking, nice surprise.", 0)
+    olive = _comment("Olive", text, 1)
+    plain = ranking.scores([other, olive])
+    marked = ranking.scores([other, replace(olive, by_author=True)])
+    assert marked[0] == plain[0]
+    assert (
+        marked[1] - plain[1] == pytest.approx(ranking.WEIGHTS.author) and ranking.WEIGHTS.author > 0
+    )

@@ -13,13 +13,15 @@ and a signal the source lacks weighs nothing:
 - replies: direct replies received, log-scaled.
 - top-level: 1 for a comment on the story, 1 / (1 + depth) for a reply (a
   reply deep in a sub-thread is read by few).
+- author: 1 for a reply from the story's author or the discussion's
+  submitter (an AMA's answers, the writer joining in).
 - early: 1 - log(1 + place in time) / log(1 + thread size). The first
   comments were read by most readers; the log keeps the first few apart and
   the long tail together.
 - substance: length in a sweet spot (25–150 words), not just links or emoji.
 - relevance: share of the article's key terms the comment uses.
-- source rank: Hacker News orders comments but shows no points; its order
-  among siblings stands in for votes.
+- source rank: the source's own order among siblings (Reddit's "best";
+  Hacker News shows no points, so there its order stands in for votes).
 
 The weights were chosen on the tuning threads of `python -m bench.comments
 --tune`. Then, best first, with diversity: one comment per author, at most two
@@ -56,6 +58,7 @@ class Weights:
     people: float = 2.0
     replies: float = 0.5
     top_level: float = 0.0  # tried: on the tuning threads, depth adds nothing to the others
+    author: float = 0.5
     early: float = 2.0
     substance: float = 1.5
     relevance: float = 0.3
@@ -142,6 +145,8 @@ def scores(
         if most_replies:
             value += weights.replies * math.log1p(c.replies or 0) / math.log1p(most_replies)
         value += weights.top_level / (1 + c.depth)
+        if c.by_author:
+            value += weights.author
         value += weights.early * (1 - math.log1p(order[position]) / size)
         value += weights.substance * substance(c)
         if terms:

@@ -37,13 +37,27 @@ def parse(fetched: Fetched) -> CommentThread:
         raise FeedError("not a Discourse topic: no 'post_stream.posts'")
     base = _origin(fetched.final_url)
     by_number = {p.get("post_number"): p for p in posts if isinstance(p, dict)}
-    comments = [_comment(p, base, by_number) for p in by_number.values()]
+    opener = _opener(data, by_number)
+    comments = [_comment(p, base, by_number, opener) for p in by_number.values()]
     kept = [c for c in comments if c is not None]
     total = data.get("posts_count") if isinstance(data, dict) else None
     return finish(kept, total - 1 if isinstance(total, int) and total > 0 else None)
 
 
-def _comment(post: dict[str, Any], base: str, by_number: dict[Any, Any]) -> Comment | None:
+def _opener(data: dict[str, Any], by_number: dict[Any, Any]) -> str | None:
+    """The username of whoever opened the topic (from post 1, else the topic details)."""
+    first = by_number.get(1)
+    details = data.get("details")
+    creator = details.get("created_by") if isinstance(details, dict) else None
+    for who in (first, creator):
+        if isinstance(who, dict) and isinstance(who.get("username"), str):
+            return str(who["username"])
+    return None
+
+
+def _comment(
+    post: dict[str, Any], base: str, by_number: dict[Any, Any], opener: str | None
+) -> Comment | None:
     number = post.get("post_number")
     if number == 1 or post.get("post_type", 1) != 1:
         return None  # the opening post, or a moderator action / whisper
@@ -61,6 +75,7 @@ def _comment(post: dict[str, Any], base: str, by_number: dict[Any, Any]) -> Comm
         id=str(post.get("id")),
         parent=str(parent.get("id")) if isinstance(parent, dict) else None,
         source="discourse",
+        by_author=opener is not None and post.get("username") == opener,
     )
 
 

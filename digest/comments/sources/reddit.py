@@ -8,6 +8,7 @@ still count, and the filters drop them later.
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -47,7 +48,18 @@ def parse(fetched: Fetched) -> CommentThread:
         total = None
     comments: list[Comment] = []
     _walk(_children(data[1]), None, 0, comments)
+    submitter = _submitter(data[0])
+    if submitter:
+        comments = [replace(c, by_author=True) if c.author == submitter else c for c in comments]
     return finish(comments, total)
+
+
+def _submitter(listing: Any) -> str | None:
+    """Who posted the thread (None when unknown or deleted)."""
+    children = _children(listing)
+    post = children[0].get("data") if children and isinstance(children[0], dict) else None
+    author = post.get("author") if isinstance(post, dict) else None
+    return author if isinstance(author, str) and author not in ("[deleted]", "") else None
 
 
 def _children(listing: Any) -> list[Any]:
