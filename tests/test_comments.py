@@ -381,7 +381,7 @@ def test_abuse_filter_is_configurable() -> None:
 def test_abuse_threshold_out_of_range_is_a_config_error(
     threshold: float, write_config: ConfigWriter
 ) -> None:
-    with pytest.raises(ConfigError, match=r"comments\.abuse_threshold"):
+    with pytest.raises(ValueError, match="between 0 and 1"):
         AbuseFilter.from_settings(True, "", "", threshold)
     path = write_config(
         "https://example.com/feed", extra=f"[comments]\nabuse_threshold = {threshold}"

@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, cast
 
-from digest.errors import ConfigError
 from digest.models import Comment
 
 logger = logging.getLogger(__name__)
@@ -74,15 +73,11 @@ class AbuseFilter:
     def from_settings(
         cls, enabled: bool, allow: str, extra: str, threshold: float = ABUSE_THRESHOLD
     ) -> AbuseFilter:
-        """The filter of the `[comments]` settings; a threshold outside 0..1 is a ConfigError."""
+        """The filter of the `[comments]` settings (load_config has checked their ranges)."""
 
         def split(words: str) -> tuple[str, ...]:
             return tuple(sorted(w.strip().lower() for w in words.split(",") if w.strip()))
 
-        if isinstance(threshold, bool) or not 0.0 <= threshold <= 1.0:
-            raise ConfigError(
-                f"'comments.abuse_threshold' must be between 0 and 1, not {threshold!r}"
-            )
         return cls(enabled, split(allow), split(extra), float(threshold))
 
     def is_abusive(self, text: str) -> bool:
