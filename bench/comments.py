@@ -42,6 +42,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.comments import ranked, showable
@@ -54,6 +55,7 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", REPO.parent / "shared" / "corpus"))
 K = 3
 TOP = 5
+RECORDED = datetime(2026, 1, 1, tzinfo=UTC)
 _GONE = {"[deleted]", "[removed]"}
 # Fixed split, chosen once by alternating the sorted thread names per platform.
 HELD_OUT = {
@@ -179,7 +181,8 @@ Picker = Callable[[Thread], list[int]]
 def rule(weights: Weights = WEIGHTS, *, flat: bool = False, votes: bool = False) -> Picker:
     def pick(thread: Thread) -> list[int]:
         shown = list(thread.comments) if votes else hidden(thread.comments, flat=flat)
-        best = ranked(shown, article=thread.title, weights=weights, limit=K)
+        # The votes were recorded long after the threads ended: all of them settled.
+        best = ranked(shown, article=thread.title, weights=weights, limit=K, now=RECORDED)
         return [position for position, _ in best]
 
     return pick
