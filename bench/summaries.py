@@ -86,13 +86,16 @@ def lead(article: Article, count: int) -> tuple[str, ...]:
 System = Callable[[Article], tuple[str, ...]]
 
 
+def _algorithm(name: str) -> System:
+    return lambda a: summarise(a.paragraphs, "en", a.count, title=a.title, algorithm=name)
+
+
 def systems(weights: Weights) -> dict[str, System]:
     table: dict[str, System] = {"Lead-N": lambda a: lead(a, a.count)}
     for name in ALGORITHMS:
         if name == "auto":
             continue
-        table[name] = lambda a, n=name: summarise(a.paragraphs, "en", a.count, title=a.title,
-                                                  algorithm=n)  # fmt: skip
+        table[name] = _algorithm(name)
     table["auto (digest)"] = lambda a: summarise(
         a.paragraphs, "en", a.count, title=a.title, weights=weights
     )
