@@ -39,7 +39,6 @@ import os
 import random
 import statistics
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -48,7 +47,7 @@ from pathlib import Path
 from digest.comments import ranked, showable
 from digest.comments.filters import DEFAULT_ABUSE
 from digest.comments.ranking import WEIGHTS, Weights
-from digest.comments.sources import discourse, reddit
+from digest.comments.sources import discourse, finish, reddit
 from digest.models import Comment, Fetched
 
 REPO = Path(__file__).resolve().parent.parent
@@ -128,33 +127,19 @@ def _extra_threads(path: Path) -> Iterator[tuple[str, str, tuple[Comment, ...]]]
         key = next((k for k in EXTRA if k in record.get("origin", "")), None)
         if key is None:
             continue
-        rows = record["comments"]
-        parent_of = {r["id"]: r["parent"] for r in rows}
-        replies = Counter(r["parent"] for r in rows if r["parent"])
-        yield (
-            EXTRA[key],
-            record.get("title", ""),
-            tuple(
-                Comment(
-                    author=r["author"],
-                    text=r["text"],
-                    score=float(r["score"]),
-                    replies=replies[r["id"]],
-                    id=r["id"],
-                    parent=r["parent"],
-                    depth=_depth(r["id"], parent_of),
-                    source="reddit",
-                )
-                for r in rows
-            ),
+        comments = (
+            Comment(
+                author=r["author"],
+                text=r["text"],
+                score=float(r["score"]),
+                id=r["id"],
+                parent=r["parent"],
+                source="reddit",
+            )
+            for r in record["comments"]
         )
-
-
-def _depth(comment_id: str, parent_of: dict[str, str | None]) -> int:
-    depth, above = 0, parent_of.get(comment_id)
-    while above and depth < 64:
-        depth, above = depth + 1, parent_of.get(above)
-    return depth
+        # As a source parser does: depth and reply counts from the parent links.
+        yield EXTRA[key], record.get("title", ""), finish(comments).comments
 
 
 def _reddit_title(path: Path) -> str:

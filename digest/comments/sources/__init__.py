@@ -67,8 +67,14 @@ def host_of(url: str) -> str:
         return ""
 
 
-def finish(comments: Iterable[Comment], total: int | None = None) -> CommentThread:
-    """A thread with depth and direct-reply counts filled in where the source left them out."""
+def finish(
+    comments: Iterable[Comment], total: int | None = None, submitter: str | None = None
+) -> CommentThread:
+    """A thread with depth and direct-reply counts filled in where the source left them out.
+
+    Comments by `submitter` (who posted the story or opened the discussion) are
+    marked `by_author`.
+    """
     items = list(comments)
     ids = {c.id for c in items if c.id}
     children: dict[str, int] = {}
@@ -86,7 +92,10 @@ def finish(comments: Iterable[Comment], total: int | None = None) -> CommentThre
                 node = by_id[node.parent]
                 depth += 1
         replies = c.replies if c.replies is not None else children.get(c.id or "", 0)
-        done.append(replace(c, depth=depth, replies=replies, url=safe_url(c.url)))
+        by_author = c.by_author or (submitter is not None and c.author == submitter)
+        done.append(
+            replace(c, depth=depth, replies=replies, url=safe_url(c.url), by_author=by_author)
+        )
     return CommentThread(comments=tuple(done), total=total if total is not None else len(done))
 
 

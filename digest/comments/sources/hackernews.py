@@ -7,7 +7,6 @@ and its reply count, which stand in for votes.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from digest.comments.sources import (
@@ -42,9 +41,9 @@ def parse(fetched: Fetched) -> CommentThread:
     comments: list[Comment] = []
     _walk(data["children"], None, 0, comments)
     submitter = data.get("author")
-    if isinstance(submitter, str) and submitter:
-        comments = [replace(c, by_author=True) if c.author == submitter else c for c in comments]
-    return finish(comments, len(comments))
+    return finish(
+        comments, len(comments), submitter if isinstance(submitter, str) and submitter else None
+    )
 
 
 def _walk(children: list[Any], parent: str | None, depth: int, out: list[Comment]) -> None:

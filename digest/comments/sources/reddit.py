@@ -8,7 +8,6 @@ still count, and the filters drop them later.
 from __future__ import annotations
 
 import html
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -48,10 +47,7 @@ def parse(fetched: Fetched) -> CommentThread:
         total = None
     comments: list[Comment] = []
     _walk(_children(data[1]), None, 0, comments)
-    submitter = _submitter(data[0])
-    if submitter:
-        comments = [replace(c, by_author=True) if c.author == submitter else c for c in comments]
-    return finish(comments, total)
+    return finish(comments, total, _submitter(data[0]))
 
 
 def _submitter(listing: Any) -> str | None:
