@@ -14,7 +14,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from digest.collect import Fetcher
+from digest.collect.fetcher import Fetcher
 from digest.config import FetchSettings
 from digest.models import Fetched
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from digest.config import Config, NewsletterSettings, ThemeSettings
 from digest.models import Comment, Issue, RenderedIssue, Story
-from digest.render import render_issue
+from digest.render.email import render_issue
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 SENTENCE = (

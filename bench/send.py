@@ -39,12 +39,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, Session
 
-from digest import subscribers
 from digest.config import load_config
+from digest.issues.publish import publish
+from digest.mail import subscribers
+from digest.mail.send import SENDING, load_issue, send_issue, sent_log
 from digest.models import Comment, Issue, Story
-from digest.publish import publish
-from digest.send import SENDING, load_issue, send_issue, sent_log
-from digest.state import State
+from digest.store import State
 
 SECRET = "bench-secret-0123456789abcdef"
 PASSWORD = "bench-password"

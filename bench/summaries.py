@@ -34,8 +34,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from digest.sentences import fingerprint, is_standalone, split_sentences, words
-from digest.summarise import ALGORITHMS, Weights, summarise
+from digest.text.sentences import fingerprint, is_standalone, split_sentences, words
+from digest.text.summarise import ALGORITHMS, Weights, summarise
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", REPO.parent / "shared" / "corpus"))

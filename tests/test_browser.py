@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from digest.config import load_config
-from digest.preview import Preview, Watcher, make_server, watched_files
-from digest.render import render_issue
+from digest.issues.preview import Preview, Watcher, make_server, watched_files
+from digest.render.email import render_issue
 from tests.test_render import big_issue, make_config
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from digest import collect
-from digest.collect import (
+from digest.collect import fetcher as collect
+from digest.collect.fetcher import (
     ACCEPT_ENCODING,
     FEED_ACCEPT,
     PAGE_ACCEPT,

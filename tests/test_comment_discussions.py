@@ -23,7 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from digest.cli import Exit, app
-from digest.collect import Fetcher
+from digest.collect.fetcher import Fetcher
 from digest.comments import pick_comments
 from digest.comments.sources import discourse, reddit
 from digest.config import FetchSettings

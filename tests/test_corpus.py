@@ -14,15 +14,15 @@ from pathlib import Path
 import feedparser
 from typer.testing import CliRunner
 
-from digest import extract
 from digest.cli import Exit, app
+from digest.collect.feeds import parse_feed
 from digest.comments import parse_comments
 from digest.config import Config, NewsletterSettings
 from digest.errors import FeedError
-from digest.feeds import parse_feed
 from digest.models import Fetched, Issue, Story
-from digest.render import render_issue
-from digest.summarise import summarise
+from digest.render.email import render_issue
+from digest.text import extract
+from digest.text.summarise import summarise
 from tests.safety import unsafe_parts
 
 SKIP_NAMES = {"PROVENANCE.md", "PROVENANCE-h4.md"}

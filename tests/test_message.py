@@ -15,7 +15,7 @@ import pytest
 
 from digest.config import Config, NewsletterSettings
 from digest.errors import ConfigError
-from digest.message import (
+from digest.issues.message import (
     MessageFactory,
     build_message,
     list_id,
@@ -23,7 +23,7 @@ from digest.message import (
     personal_message_id,
 )
 from digest.models import Comment, Issue, RenderedIssue, Story
-from digest.render import render_issue
+from digest.render.email import render_issue
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 TITLE = "Le Café — Insider"

@@ -20,9 +20,9 @@ import lxml.html
 import pytest
 
 from digest.config import Config, load_config
-from digest.output import issue_to_dict
-from digest.preview import Preview, issue_from_record, make_server
-from digest.publish import publish
+from digest.issues.files import issue_to_dict
+from digest.issues.preview import Preview, issue_from_record, make_server
+from digest.issues.publish import publish
 from tests.test_render import LEAD_TITLE, NOW, make_issue
 
 CONFIG_TOML = """\

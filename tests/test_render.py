@@ -16,7 +16,7 @@ import pytest
 from digest.config import Config, NewsletterSettings, ThemeSettings
 from digest.errors import RenderError
 from digest.models import Comment, Issue, RenderedIssue, Story
-from digest.render import (
+from digest.render.email import (
     ArchiveEntry,
     default_theme_dir,
     issue_context,

@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest import subscribers
 from digest.config import Config, ScheduleSettings, load_config
 from digest.errors import ConfigError
-from digest.schedule import Cron, CycleResult, Due, Scheduler, Status, build_and_send
-from digest.state import State
+from digest.mail import subscribers
+from digest.mail.schedule import Cron, CycleResult, Due, Scheduler, Status, build_and_send
+from digest.store import State
 from tests import test_send as mail
 from tests.test_send import Mailserver, wait_for, write_config
 

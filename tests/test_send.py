@@ -34,13 +34,12 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from typer.testing import CliRunner
 
-from digest import subscribers
 from digest.cli import app
 from digest.config import Config, load_config
 from digest.errors import ConfigError, DeliveryError, DigestError
-from digest.models import Issue, Story
-from digest.publish import publish
-from digest.send import (
+from digest.issues.publish import publish
+from digest.mail import subscribers
+from digest.mail.send import (
     SENDING,
     LoadedIssue,
     LockedError,
@@ -50,7 +49,8 @@ from digest.send import (
     send_test,
     sent_log,
 )
-from digest.state import State
+from digest.models import Issue, Story
+from digest.store import State
 
 USER, PASSWORD = "insider", "pw-Kx81-never-logged"
 SECRET = "token-secret-7f3a9c1e55b2d4e6"

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from digest import subscribers
 from digest.cli import app
 from digest.config import Config, NewsletterSettings
 from digest.errors import ConfigError
-from digest.state import State
-from digest.subscribers import SubscriberError
+from digest.mail import subscribers
+from digest.mail.subscribers import SubscriberError
+from digest.store import State
 
 SECRET = b"a-secret-of-enough-length-123456"
 

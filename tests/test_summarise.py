@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from digest import languages
 from digest.config import parse_config
 from digest.errors import ConfigError
-from digest.sentences import is_dangling, words
-from digest.summarise import ALGORITHMS, content_hash, is_standalone, split_sentences, summarise
+from digest.text import languages
+from digest.text.sentences import is_dangling, words
+from digest.text.summarise import (
+    ALGORITHMS,
+    content_hash,
+    is_standalone,
+    split_sentences,
+    summarise,
+)
 
 # One news story per language, written for these tests: a caption, a credit or a
 # subscribe line the summary must never use, abbreviations, decimals and quotes.

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from digest.collect.feeds import canonical_url, is_excerpt, parse_feed
 from digest.config import load_config, parse_config
 from digest.errors import ConfigError, FeedError
-from digest.feeds import canonical_url, is_excerpt, parse_feed
 from digest.models import Fetched
-from digest.sanitise import html_to_paragraphs, safe_url
+from digest.text.sanitise import html_to_paragraphs, safe_url
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -32,13 +32,13 @@ from digest.cli.common import (
 )
 from digest.config import STARTER_CONFIG, Config, load_config
 from digest.errors import ConfigError
+from digest.issues.files import next_issue_id
 from digest.models import FeedStatus
-from digest.output import next_issue_id
-from digest.render import default_theme_dir
-from digest.state import State
+from digest.render.email import default_theme_dir
+from digest.store import State
 
 if TYPE_CHECKING:
-    from digest.pipeline import Build
+    from digest.build import BuildResult
 
 
 @app.command()
@@ -61,7 +61,7 @@ def build(
 
 
 def _build(config_path: Path, output: Path | None, demo: bool, strict: bool) -> Exit:
-    from digest.runner import Outcome, build_and_publish  # the whole pipeline: loaded when used
+    from digest.build import Outcome, build  # the whole pipeline: loaded when used
 
     transport = None
     local_images = None
@@ -80,7 +80,7 @@ def _build(config_path: Path, output: Path | None, demo: bool, strict: bool) -> 
         raise ConfigError(f"{config_path}: no [[feeds]] configured")
     now = datetime.now().astimezone()
     with state, _progress() as progress:
-        run = build_and_publish(
+        result = build(
             config,
             state,
             output_dir,
@@ -91,15 +91,15 @@ def _build(config_path: Path, output: Path | None, demo: bool, strict: bool) -> 
             local_images=local_images,
             strict=strict,
         )
-    _report(run.result, run.folder, config)
+    _report(result, config)
     return {
         Outcome.WRITTEN: Exit.WRITTEN,
         Outcome.NOTHING_NEW: Exit.NOTHING_NEW,
         Outcome.FEEDS_FAILED: Exit.ALL_FEEDS_FAILED,
-    }[run.outcome]
+    }[result.outcome]
 
 
-def _report(result: Build, folder: Path | None, config: Config) -> None:
+def _report(result: BuildResult, config: Config) -> None:
     counts = {status: 0 for status in FeedStatus}
     for report in result.feeds:
         counts[report.status] += 1
@@ -116,9 +116,11 @@ def _report(result: Build, folder: Path | None, config: Config) -> None:
     for warning in result.warnings:
         if not any(warning.startswith(f"{r.url}:") for r in result.feeds):
             complain("warning", warning)
-    if folder is not None:
-        out.print(f"Issue written: {folder / 'email.html'}", markup=False, highlight=False)
-    elif result.feeds and all(r.status is FeedStatus.ERROR for r in result.feeds):
+    if result.folder is not None:
+        out.print(f"Issue written: {result.folder / 'email.html'}", markup=False, highlight=False)
+    elif result.outcome == "feeds_failed" and counts[FeedStatus.ERROR] < len(result.feeds):
+        out.print("A feed failed and --strict is on: no issue written.")
+    elif result.outcome == "feeds_failed":
         out.print("Every feed failed: no issue written.")
     else:
         out.print("Nothing new since the last issue: no issue written.")
@@ -195,7 +197,7 @@ def preview(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log requests.")] = False,
 ) -> None:
     """Serve output/ on localhost: the archive, each issue at desktop and phone width."""
-    from digest import preview as viewer
+    from digest.issues import preview as viewer
 
     setup_logging(verbose)
     try:

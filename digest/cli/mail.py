@@ -13,7 +13,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from digest import subscribers
 from digest.cli.common import (
     ConfigOption,
     Exit,
@@ -26,11 +25,12 @@ from digest.cli.common import (
 )
 from digest.config import load_config
 from digest.errors import DigestError
-from digest.send import SendReport, load_issue, send_issue, send_lock, send_test
-from digest.state import State
+from digest.mail import subscribers
+from digest.mail.send import SendReport, load_issue, send_issue, send_lock, send_test
+from digest.store import State
 
 if TYPE_CHECKING:
-    from digest.schedule import CycleResult
+    from digest.mail.schedule import CycleResult
 
 # Exit codes of `digest send` and `digest schedule` beyond 0/1/2 (README: "Sending").
 SEND_REFUSED = 5
@@ -245,7 +245,10 @@ def schedule(
 
 
 def _schedule(config_path: Path, once: bool) -> int:
-    from digest.schedule import Scheduler, build_and_send  # the whole pipeline: loaded when used
+    from digest.mail.schedule import (  # the whole pipeline: loaded when used
+        Scheduler,
+        build_and_send,
+    )
 
     config = load_config(config_path)
     stop = _stop_on_signals()

@@ -24,8 +24,9 @@ from digest.comments.filters import DEFAULT_ABUSE, AbuseFilter, is_worth_showing
 from digest.comments.locate import SOURCES, locate
 from digest.comments.sources import ThreadRequest
 from digest.comments.sources.wordpress import parse as parse_comments
+from digest.config import CommentSettings
 from digest.models import Comment, CommentThread
-from digest.sentences import split_sentences
+from digest.text.sentences import split_sentences
 
 __all__ = [
     "SOURCES",
@@ -36,6 +37,7 @@ __all__ = [
     "locate",
     "parse_comments",
     "pick_comments",
+    "pick_for_story",
     "ranked",
     "showable",
 ]
@@ -75,6 +77,23 @@ def pick_comments(
     # Comments read as a conversation: oldest first (thread order where undated).
     best.sort(key=lambda p: (p[1].published is None, _stamp(p[1]), p[0]))
     return [_shorten(c, max_words) for _, c in best]
+
+
+def pick_for_story(
+    thread: CommentThread, settings: CommentSettings, *, article: str, now: datetime
+) -> list[Comment]:
+    """`pick_comments` with the newsletter's `[comments]` settings."""
+    abuse = AbuseFilter.from_settings(
+        settings.abuse_filter, settings.abuse_allow, settings.abuse_words, settings.abuse_threshold
+    )
+    return pick_comments(
+        thread.comments,
+        settings.per_story,
+        settings.max_words,
+        article=article,
+        abuse=abuse,
+        now=now,
+    )
 
 
 def showable(

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from digest.errors import FeedError
 from digest.models import Comment, CommentThread, Fetched
-from digest.sanitise import html_to_paragraphs, safe_url
+from digest.text.sanitise import html_to_paragraphs, safe_url
 
 JSON_ACCEPT = "application/json"
 _NUMBER = re.compile(r"(\d+)(?!.*\d)")

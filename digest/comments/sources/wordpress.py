@@ -15,10 +15,10 @@ from typing import Any
 
 from lxml import etree
 
+from digest.collect.feeds import entry_time, parse_document
 from digest.comments.sources import Source, finish, text_of
-from digest.feeds import entry_time, parse_document
 from digest.models import Comment, CommentThread, Fetched
-from digest.sanitise import inline_text, safe_url
+from digest.text.sanitise import inline_text, safe_url
 
 logger = logging.getLogger(__name__)
 

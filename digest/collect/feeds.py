@@ -19,10 +19,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
+from digest.collect.jsonfeed import looks_like_json_feed, parse_json_feed
 from digest.errors import FeedError
-from digest.jsonfeed import looks_like_json_feed, parse_json_feed
 from digest.models import Entry, Fetched
-from digest.sanitise import html_to_paragraphs, inline_text, safe_url
+from digest.text.sanitise import html_to_paragraphs, inline_text, safe_url
 
 _TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|_gl|igshid|yclid|"

@@ -24,7 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from digest.config import Config
 from digest.errors import ConfigError, DigestError
-from digest.state import State
+from digest.store import State
 
 logger = logging.getLogger(__name__)
 

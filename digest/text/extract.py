@@ -14,7 +14,7 @@ import trafilatura
 
 from digest.config import FullText
 from digest.models import Article, Entry, Fetched
-from digest.sanitise import clean_text, html_to_paragraphs, safe_url
+from digest.text.sanitise import clean_text, html_to_paragraphs, safe_url
 
 logger = logging.getLogger(__name__)
 

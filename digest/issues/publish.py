@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from digest.config import Config
-from digest.message import build_message
+from digest.issues.files import ISSUE_FILES, read_issues, write_issue
+from digest.issues.message import build_message
 from digest.models import Issue, RenderedIssue
-from digest.output import ISSUE_FILES, read_issues, write_issue
-from digest.render import ArchiveEntry, render_archive, render_issue, render_web
-from digest.web import render_feed
+from digest.render.atom import render_feed
+from digest.render.email import ArchiveEntry, render_archive, render_issue, render_web
 
 WEB_PAGE = "web.html"  # beside the four contract files: the issue as a web page
 

@@ -1,7 +1,8 @@
-"""One build, top to bottom: collect → select → extract → summarise → comments → compose.
+"""One build, top to bottom: collect → select → stories → compose → publish → record.
 
-`build_issue` gathers an `Issue` (network and state reads only);
-`run` renders it, writes the files and records what was sent.
+`digest build` and the scheduler both call `build`, so a scheduled issue is
+the same as one built by hand. The network is touched only while feeds and
+stories are gathered; the disk only by `publish` and the store's record.
 """
 
 from __future__ import annotations
@@ -10,33 +11,47 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 import httpx
 
-from digest import comments as comment_rules
-from digest import extract, languages, summarise
-from digest.collect import PAGE_ACCEPT, Fetcher
+from digest import comments
+from digest.collect.feeds import parse_feed
+from digest.collect.fetcher import PAGE_ACCEPT, Fetcher
 from digest.config import Config, FeedSettings
 from digest.errors import DigestError
-from digest.feeds import parse_feed
-from digest.models import (
-    Article,
-    CommentThread,
-    Entry,
-    Feed,
-    FeedReport,
-    FeedStatus,
-    Issue,
-    Story,
-)
-from digest.state import State
+from digest.issues.publish import publish
+from digest.models import Article, CommentThread, Entry, Feed, FeedReport, FeedStatus, Issue, Story
+from digest.store import State
+from digest.text import extract, languages, summarise
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Outcome(StrEnum):
+    WRITTEN = "written"
+    NOTHING_NEW = "nothing_new"
+    FEEDS_FAILED = "feeds_failed"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What one build did: its outcome, the issue and its folder when one was written,
+    what each feed returned and every warning for the report."""
+
+    outcome: Outcome
+    feeds: tuple[FeedReport, ...]
+    warnings: tuple[str, ...]
+    seconds: float
+    issue: Issue | None = None
+    folder: Path | None = None
 
 
 class Progress(Protocol):
@@ -54,82 +69,93 @@ class _Silent:
         pass
 
 
-@dataclass(frozen=True)
-class Build:
-    """What one build produced: the issue (None when nothing was new) and what went wrong."""
-
-    issue: Issue | None
-    feeds: tuple[FeedReport, ...]
-    warnings: tuple[str, ...]
-    seconds: float
-
-
-def build_issue(
+def build(
     config: Config,
-    state: State,
+    store: State,
+    output_dir: Path,
     *,
     now: datetime,
     issue_id: str,
+    strict: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
     progress: Progress | None = None,
-) -> Build:
-    """Collect every feed and compose the next issue from what is new."""
+    local_images: Mapping[str, Path] | None = None,
+) -> BuildResult:
+    """Build the next issue into `output_dir/<issue_id>/` when there is something new.
+
+    `strict` fails the build as soon as any feed failed, before any story is
+    fetched. `local_images` maps image URLs to files copied beside the issue
+    (the offline demo).
+    """
     started = time.monotonic()
-    return asyncio.run(
-        _build(config, state, now, issue_id, transport, progress or _Silent(), started)
-    )
-
-
-async def _build(
-    config: Config,
-    state: State,
-    now: datetime,
-    issue_id: str,
-    transport: httpx.AsyncBaseTransport | None,
-    progress: Progress,
-    started: float,
-) -> Build:
     warnings: list[str] = []
-    async with Fetcher(config.fetch, transport=transport, base_dir=config.base_dir) as fetcher:
-        progress.start("feeds", len(config.feeds))
-        feeds = await _each(config.feeds, lambda f: _collect(fetcher, state, f), progress, "feeds")
-        reports = tuple(
-            FeedReport(
-                url=f.url, status=f.status, title=f.title, error=f.error, items=len(f.entries)
+    progress = progress or _Silent()
+
+    def result(outcome: Outcome, feeds: tuple[FeedReport, ...], **done: object) -> BuildResult:
+        seconds = time.monotonic() - started
+        return BuildResult(outcome, feeds, tuple(warnings), seconds, **done)  # type: ignore[arg-type]
+
+    async def gather() -> tuple[tuple[FeedReport, ...], list[Story] | None]:
+        async with Fetcher(config.fetch, transport=transport, base_dir=config.base_dir) as fetcher:
+            feeds = await _each(
+                config.feeds, lambda f: _collect(fetcher, store, f), progress, "feeds"
             )
-            for f in feeds
-        )
-        warnings += [f"{r.url}: {r.error}" for r in reports if r.status is FeedStatus.ERROR]
-        settings = {f.url: f for f in config.feeds}
-        entries = select_entries(feeds, state, config, now)
-        progress.start("stories", len(entries))
-        stories = await _each(
-            entries,
-            lambda e: _story(fetcher, state, config, settings[e.feed_url], e, warnings, now),
-            progress,
-            "stories",
-        )
-    issue = None
-    if stories:
-        issue = Issue(
-            id=issue_id,
-            title=config.newsletter.title,
-            generated_at=now,
-            stories=tuple(stories),
-            feeds=reports,
-        )
-    return Build(issue, reports, tuple(warnings), time.monotonic() - started)
+            reports = tuple(_report(f) for f in feeds)
+            warnings.extend(f"{r.url}: {r.error}" for r in reports if r.error)
+            failed = [r for r in reports if r.status is FeedStatus.ERROR]
+            if len(failed) == len(reports) or (strict and failed):
+                return reports, None
+            entries = select(feeds, store, config, now)
+            settings = {f.url: f for f in config.feeds}
+            stories = await _each(
+                entries,
+                lambda e: _story(fetcher, store, config, settings[e.feed_url], e, warnings, now),
+                progress,
+                "stories",
+            )
+            return reports, stories
+
+    reports, stories = asyncio.run(gather())
+    if stories is None:
+        return result(Outcome.FEEDS_FAILED, reports)
+    if not stories:
+        return result(Outcome.NOTHING_NEW, reports)
+    issue = Issue(
+        id=issue_id,
+        title=config.newsletter.title,
+        generated_at=now,
+        stories=tuple(stories),
+        feeds=reports,
+    )
+    folder, rendered = publish(issue, config, output_dir, local_images)
+    # The size budget may have trimmed comments or stories: the report says so.
+    warnings.extend(rendered.warnings)
+    # Stories are remembered only once the issue is on disk: a crash before
+    # this line leaves them to be picked again, never lost.
+    store.record_issue(issue.id, ((s.key, s.title, s.url) for s in issue.stories))
+    return result(Outcome.WRITTEN, reports, issue=issue, folder=folder)
+
+
+def _report(feed: Feed) -> FeedReport:
+    return FeedReport(
+        url=feed.url,
+        status=feed.status,
+        title=feed.title,
+        error=feed.error,
+        items=len(feed.entries),
+    )
 
 
 async def _each(
     items: Sequence[T],
-    work: Callable[[T], Awaitable[object]],
+    work: Callable[[T], Awaitable[R]],
     progress: Progress,
     stage: str,
-) -> list:  # type: ignore[type-arg]
+) -> list[R]:
     """Run `work` on every item concurrently (the Fetcher bounds the network), in order."""
+    progress.start(stage, len(items))
 
-    async def one(item: T) -> object:
+    async def one(item: T) -> R:
         try:
             return await work(item)
         finally:
@@ -138,23 +164,23 @@ async def _each(
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-async def _collect(fetcher: Fetcher, state: State, settings: FeedSettings) -> Feed:
+async def _collect(fetcher: Fetcher, store: State, settings: FeedSettings) -> Feed:
     """One feed, fetched conditionally and parsed; any failure is this feed's alone."""
     url = settings.url
     try:
-        fetched = await fetcher.fetch(url, state.validators(url))
+        fetched = await fetcher.fetch(url, store.validators(url))
         status = FeedStatus.OK
         if fetched.not_modified:
             # Reparse the last body: stories left out of earlier issues by
             # max_stories are still candidates, and `seen` filters the rest.
             status = FeedStatus.NOT_MODIFIED
-            cached = state.cached_response(url)
+            cached = store.cached_response(url)
             if cached is None:
                 return Feed(url=url, status=status)
             fetched = replace(cached, validators=fetched.validators)
         title, entries = await asyncio.to_thread(parse_feed, fetched)
         if status is FeedStatus.OK:
-            state.remember_response(fetched)
+            store.remember_response(fetched)
     except DigestError as e:
         logger.warning("%s: %s", url, e)
         return Feed(url=url, status=FeedStatus.ERROR, error=str(e))
@@ -168,15 +194,13 @@ async def _collect(fetcher: Fetcher, state: State, settings: FeedSettings) -> Fe
     return Feed(url=url, status=status, title=settings.title or title, entries=tuple(entries))
 
 
-def select_entries(
-    feeds: Sequence[Feed], state: State, config: Config, now: datetime
-) -> list[Entry]:
+def select(feeds: Sequence[Feed], store: State, config: Config, now: datetime) -> list[Entry]:
     """New entries within the look-back window, newest first, one per story, capped."""
     candidates: dict[str, Entry] = {}
     for feed in feeds:
         for entry in feed.entries:
             candidates.setdefault(entry.key, entry)
-    seen = state.seen(candidates)
+    seen = store.seen(candidates)
     days = config.newsletter.lookback_days
     oldest = now - timedelta(days=days) if days else None
     fresh = [
@@ -192,31 +216,33 @@ def select_entries(
 
 async def _story(
     fetcher: Fetcher,
-    state: State,
+    store: State,
     config: Config,
     feed: FeedSettings,
     entry: Entry,
     warnings: list[str],
     now: datetime,
 ) -> Story:
-    article_task = _article(fetcher, feed, entry, warnings)
-    thread_task = _comments(fetcher, feed, entry, warnings)
-    article, thread = await asyncio.gather(article_task, thread_task)
-    summary = await _summary(state, config, feed, entry, article.paragraphs)
+    article, thread = await asyncio.gather(
+        _article(fetcher, feed, entry, warnings), _comments(fetcher, feed, entry, warnings)
+    )
+    text = " ".join(article.paragraphs[:5])
+    summary = await summarise.cached_summary(
+        store,
+        article.paragraphs,
+        languages.choose(entry.language, text, config.newsletter.language),
+        feed.summary_sentences or config.summary.sentences,
+        title=entry.title,
+        algorithm=feed.summary_algorithm or config.summary.algorithm,
+        max_words=config.summary.max_words,
+    )
     chosen = await asyncio.to_thread(
         functools.partial(
-            comment_rules.pick_comments,
-            thread.comments,
-            config.comments.per_story,
-            config.comments.max_words,
+            comments.pick_for_story,
+            thread,
+            config.comments,
             article="\n\n".join((entry.title, *article.paragraphs)),
             now=now,
-            abuse=comment_rules.AbuseFilter.from_settings(
-                config.comments.abuse_filter,
-                config.comments.abuse_allow,
-                config.comments.abuse_words,
-                config.comments.abuse_threshold,
-            ),
         )
     )
     return Story(
@@ -227,40 +253,11 @@ async def _story(
         published=entry.published,
         image=article.image,
         summary=summary,
-        comment_count=comment_rules.announced_total(entry.comment_count, thread),
+        comment_count=comments.announced_total(entry.comment_count, thread),
         comments=tuple(chosen),
         comments_url=entry.comments_page or entry.url or None,
         key=entry.key,
     )
-
-
-async def _summary(
-    state: State, config: Config, feed: FeedSettings, entry: Entry, paragraphs: tuple[str, ...]
-) -> tuple[str, ...]:
-    """The story's summary, from the state file when this exact text was summarised before."""
-    text = " ".join(paragraphs[:5])
-    language = languages.choose(entry.language, text, config.newsletter.language)
-    count = feed.summary_sentences or config.summary.sentences
-    algorithm = feed.summary_algorithm or config.summary.algorithm
-    words = config.summary.max_words
-    key = summarise.content_hash(
-        paragraphs, language, count, title=entry.title, algorithm=algorithm, max_words=words
-    )
-    summary = state.summary(key)
-    if summary is None:
-        summary = await asyncio.to_thread(
-            functools.partial(
-                summarise.summarise,
-                paragraphs,
-                language,
-                count,
-                title=entry.title,
-                algorithm=algorithm,
-                max_words=words,
-            )
-        )
-        state.remember_summary(key, summary)
-    return summary
 
 
 async def _article(
@@ -281,7 +278,7 @@ async def _comments(
     fetcher: Fetcher, feed: FeedSettings, entry: Entry, warnings: list[str]
 ) -> CommentThread:
     """The story's comment thread; any failure costs only these comments, and is reported."""
-    where = comment_rules.locate(entry, feed.comments, feed.comments_url)
+    where = comments.locate(entry, feed.comments, feed.comments_url)
     if where is None:
         return CommentThread()
     try:

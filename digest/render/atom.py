@@ -1,6 +1,6 @@
 """The newsletter on the web: an Atom feed of its issues (`output/feed.xml`).
 
-The archive page and each issue's `web.html` are templates (digest/render.py);
+The archive page and each issue's `web.html` are templates (digest/render/email.py);
 the feed is XML, built here so that no template can make it ill-formed.
 """
 
@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 from digest.config import Config
-from digest.i18n import Words, aware
-from digest.render import ArchiveEntry, safe_url
+from digest.render.email import ArchiveEntry, safe_url
+from digest.render.i18n import Words, aware
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_ENTRIES = 50  # readers only look at the newest; the archive page has them all

@@ -29,12 +29,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from digest.build import Outcome, build
 from digest.config import Config
 from digest.errors import ConfigError
-from digest.output import next_issue_id
-from digest.runner import Outcome, build_and_publish
-from digest.send import SendReport, load_issue, send_issue, send_lock
-from digest.state import State
+from digest.issues.files import next_issue_id
+from digest.mail.send import SendReport, load_issue, send_issue, send_lock
+from digest.store import State
 
 logger = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ def build_and_send(
     def job(due: Due) -> CycleResult:
         folder = output_dir / due.issue_id
         if not (folder / "issue.json").exists():
-            run = build_and_publish(
+            run = build(
                 config, state, output_dir, now=datetime.now(UTC).astimezone(), issue_id=due.issue_id
             )
             if run.outcome is Outcome.NOTHING_NEW:

@@ -3,8 +3,8 @@
 Templates are looked up in the user's `templates/` folder first, then in the
 default theme; `default/<name>` always reaches the default theme, so an
 override can extend the original block by block. Dates and fixed words follow
-`[newsletter] language` (digest/i18n.py); colours, fonts and the logo come
-from `[theme]`; the HTML is kept under the size budget (digest/budget.py).
+`[newsletter] language` (digest/render/i18n.py); colours, fonts and the logo come
+from `[theme]`; the HTML is kept under the size budget (digest/render/budget.py).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jinja2
 
-from digest.budget import fit
 from digest.config import Config, ThemeSettings
 from digest.errors import RenderError
-from digest.i18n import Words, aware
-from digest.inline import inline_css, mjml_to_html
 from digest.models import Comment, Issue, RenderedIssue, Story
-from digest.theme import ThemeContext, contrast, theme_context
+from digest.render.budget import fit
+from digest.render.i18n import Words, aware
+from digest.render.inline import inline_css, mjml_to_html
+from digest.render.theme import ThemeContext, contrast, theme_context
 
 __all__ = ["inline_css", "mjml_to_html"]  # re-exported: the render stage's two compilers
 
@@ -191,8 +191,11 @@ class LinkRefs:
 
 def default_theme_dir() -> Path:
     """Return the default theme: inside the installed package, else in the repository."""
-    here = Path(__file__).resolve().parent
-    candidates = (here / "templates" / "default", here.parent / "templates" / "default")
+    package = Path(__file__).resolve().parent.parent
+    candidates = (
+        package / "templates" / "default",
+        package.parent / "templates" / "default",
+    )
     for candidate in candidates:
         if (candidate / "digest.mjml.j2").is_file():
             return candidate

@@ -12,13 +12,15 @@ summary keeps article order. `bench/summaries.py` measures them all.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 import numpy as np
 from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
@@ -32,11 +34,11 @@ from sumy.summarizers.reduction import ReductionSummarizer
 from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
-from digest import languages
 from digest.config import SummaryAlgorithm
-from digest.sentences import fingerprint, is_dangling, near_duplicate, words
-from digest.sentences import is_standalone as is_standalone  # re-exported for callers
-from digest.sentences import split_sentences as split_sentences
+from digest.text import languages
+from digest.text.sentences import fingerprint, is_dangling, near_duplicate, words
+from digest.text.sentences import is_standalone as is_standalone  # re-exported for callers
+from digest.text.sentences import split_sentences as split_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -289,3 +291,43 @@ def _sumy(
 def _frequent_words(sentences: Sequence[str], stop: frozenset[str]) -> set[str]:
     counts = Counter(w.lower() for s in sentences for w in words(s) if w.lower() not in stop)
     return {w for w, _ in counts.most_common(10)} or {"\x00"}
+
+
+class SummaryCache(Protocol):
+    """Where summaries outlive a run (the state store), keyed by `content_hash`."""
+
+    def summary(self, content_hash: str) -> tuple[str, ...] | None: ...
+    def remember_summary(self, content_hash: str, sentences: Sequence[str]) -> None: ...
+
+
+async def cached_summary(
+    cache: SummaryCache,
+    paragraphs: Sequence[str],
+    language: str,
+    count: int,
+    *,
+    title: str,
+    algorithm: SummaryAlgorithm,
+    max_words: int,
+) -> tuple[str, ...]:
+    """The summary from `cache` when this exact text and these settings were summarised
+    before; otherwise computed in a worker thread and remembered (summarising is the
+    build's costliest step). The cache is used from the calling thread only."""
+    key = content_hash(
+        paragraphs, language, count, title=title, algorithm=algorithm, max_words=max_words
+    )
+    summary = cache.summary(key)
+    if summary is None:
+        summary = await asyncio.to_thread(
+            functools.partial(
+                summarise,
+                paragraphs,
+                language,
+                count,
+                title=title,
+                algorithm=algorithm,
+                max_words=max_words,
+            )
+        )
+        cache.remember_summary(key, summary)
+    return summary

@@ -28,10 +28,10 @@ from urllib.parse import unquote, urlsplit
 
 from digest.config import Config
 from digest.errors import DigestError
+from digest.issues.files import read_issues
+from digest.issues.publish import WEB_PAGE, issue_files, issue_number, write_archive
 from digest.models import Comment, FeedReport, FeedStatus, Issue, Story
-from digest.output import read_issues
-from digest.publish import WEB_PAGE, issue_files, issue_number, write_archive
-from digest.render import template_search_path
+from digest.render.email import template_search_path
 
 logger = logging.getLogger(__name__)
 

@@ -36,17 +36,17 @@ from typing import IO
 
 from digest.config import Config, SmtpSettings
 from digest.errors import ConfigError, DeliveryError
-from digest.message import (
+from digest.issues.files import read_issues
+from digest.issues.message import (
     MessageFactory,
     build_message,
     dkim_signer,
     personal_message_id,
     sender_address,
 )
+from digest.mail.subscribers import ACTIVE, make_token, mask, normalise, token_secret
 from digest.models import Issue, RenderedIssue
-from digest.output import read_issues
-from digest.state import State
-from digest.subscribers import ACTIVE, make_token, mask, normalise, token_secret
+from digest.store import State
 
 logger = logging.getLogger(__name__)
 

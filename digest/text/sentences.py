@@ -19,8 +19,8 @@ from functools import lru_cache
 
 import sentencex
 
-from digest.languages import primary
-from digest.sanitise import clean_text
+from digest.text.languages import primary
+from digest.text.sanitise import clean_text
 
 logger = logging.getLogger(__name__)
 
