@@ -40,9 +40,10 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, Session
 
 from digest.config import load_config
+from digest.issues.files import load_issue
 from digest.issues.publish import publish
 from digest.mail import subscribers
-from digest.mail.send import SENDING, load_issue, send_issue, sent_log
+from digest.mail.send import SENDING, send_issue
 from digest.models import Comment, Issue, Story
 from digest.store import State
 
@@ -222,7 +223,7 @@ def kill_check(count: int, kills: int, seed: int) -> bool:
                 run.send_signal(signal.SIGKILL)
                 run.wait()
                 with State(config.state_path) as state:
-                    log = sent_log(state, "2026-11-26")
+                    log = state.send_log("2026-11-26")
                 flying = {a for a, status in log.items() if status == SENDING}
                 in_flight |= flying
                 print(
@@ -231,7 +232,7 @@ def kill_check(count: int, kills: int, seed: int) -> bool:
                 )
             final = subprocess.run(command, capture_output=True, text=True)
             with State(config.state_path) as state:
-                log = sent_log(state, "2026-11-26")
+                log = state.send_log("2026-11-26")
     finally:
         controller.stop()
     received = handler.received

@@ -1,11 +1,18 @@
-"""Errors users see, each with a message that says what to do next.
+"""Every error digest raises on purpose, each with a message that says what to do next.
 
-DigestError
-├── ConfigError      config.toml is missing, malformed or has a wrong key
-├── FetchError       one URL could not be fetched (costs only that feed/page)
-├── FeedError        a fetched body is not a usable feed
-├── RenderError      a template failed (names the file and line)
-└── DeliveryError    writing the issue (or sending it) failed
+DigestError                 the CLI prints the message on one line (exit code in the README)
+├── ConfigError             config.toml, a theme file or an environment variable is wrong
+├── FetchError              one URL could not be fetched (costs only that feed, page or thread)
+├── FeedError               a fetched body is not a usable feed, page or comment thread
+├── RenderError             a template failed (names the file and line)
+├── SubscriberError         a bad address, a bad CSV, or an unknown subscriber or token
+└── DeliveryError           writing the issue or sending it failed
+    ├── TransientError      a 4xx reply or a lost connection: worth another try later
+    ├── PermanentError      a 5xx reply for one recipient: recorded, never retried
+    └── LockedError         another `digest send` or scheduler holds the lock
+
+Library exceptions are wrapped where they cross into digest (`raise … from e`),
+so nothing else reaches the CLI but a bug, which is shown with its traceback.
 """
 
 
@@ -29,5 +36,21 @@ class RenderError(DigestError):
     pass
 
 
+class SubscriberError(DigestError):
+    pass
+
+
 class DeliveryError(DigestError):
+    pass
+
+
+class TransientError(DeliveryError):
+    pass
+
+
+class PermanentError(DeliveryError):
+    pass
+
+
+class LockedError(DeliveryError):
     pass

@@ -145,3 +145,15 @@ class RenderedIssue:
     html: str  # final email body, CSS inlined
     text: str  # plain-text alternative
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One reader on the list, as the store keeps them."""
+
+    id: int
+    email: str
+    name: str
+    status: str
+    subscribed_at: str
+    unsubscribed_at: str | None = None

@@ -1,7 +1,10 @@
-"""The SQLite file that outlives a run: HTTP validators, stories sent, summaries.
+"""The SQLite file that outlives a run, and every SQL statement digest runs.
 
-Schema changes are appended to `MIGRATIONS` and never edited, so an old state
-file is upgraded in place (`PRAGMA user_version` counts the ones applied).
+It keeps HTTP validators and the last body of each feed, the stories sent,
+cached summaries, the subscriber list, the per-(issue, subscriber) send log
+and the scheduler's memory. Schema changes are appended to `MIGRATIONS` and
+never edited, so an old state file is upgraded in place (`PRAGMA user_version`
+counts the ones applied).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.errors import DigestError
-from digest.models import Fetched, Validators
+from digest.models import Fetched, Subscriber, Validators
 
 MIGRATIONS: list[str] = [
     """
@@ -190,6 +193,109 @@ class State:
             "INSERT OR REPLACE INTO summaries (hash, sentences, created_at) VALUES (?, ?, ?)",
             (content_hash, json.dumps(list(sentences)), _now()),
         )
+
+    # Subscribers ---------------------------------------------------------------
+
+    def subscriber(self, key: int | str) -> Subscriber | None:
+        """A subscriber by id or by address (any case)."""
+        column = "id" if isinstance(key, int) else "email"
+        found = self.db.execute(
+            f"SELECT {_SUBSCRIBER} FROM subscribers WHERE {column} = ?", (key,)
+        ).fetchone()
+        return Subscriber(*found) if found else None
+
+    def subscribers(self, *, include_unsubscribed: bool = False) -> list[Subscriber]:
+        """Subscribers in the order they joined."""
+        where = "" if include_unsubscribed else "WHERE status = 'active'"
+        rows = self.db.execute(f"SELECT {_SUBSCRIBER} FROM subscribers {where} ORDER BY id")
+        return [Subscriber(*row) for row in rows]
+
+    def insert_subscriber(self, email: str, name: str, status: str) -> None:
+        self.db.execute(
+            "INSERT INTO subscribers (email, name, status, subscribed_at) VALUES (?, ?, ?, ?)",
+            (email, name, status, _now()),
+        )
+
+    def reactivate_subscriber(self, subscriber_id: int, name: str) -> None:
+        """Active again; the name is kept unless a new one is given."""
+        self.db.execute(
+            "UPDATE subscribers SET status = 'active', unsubscribed_at = NULL,"
+            " name = CASE WHEN ? = '' THEN name ELSE ? END WHERE id = ?",
+            (name, name, subscriber_id),
+        )
+
+    def unsubscribe(self, subscriber_id: int) -> None:
+        """Unsubscribed from now on; the first time of leaving is kept."""
+        self.db.execute(
+            "UPDATE subscribers SET status = 'unsubscribed',"
+            " unsubscribed_at = COALESCE(unsubscribed_at, ?) WHERE id = ?",
+            (_now(), subscriber_id),
+        )
+
+    # Send log -----------------------------------------------------------------
+
+    def owed(self, issue_id: str) -> list[tuple[Subscriber, str | None]]:
+        """Every active subscriber with their send-log status for `issue_id` (None: none)."""
+        rows = self.db.execute(
+            f"SELECT {_SUBSCRIBER_S}, l.status FROM subscribers s"
+            " LEFT JOIN send_log l ON l.subscriber_id = s.id AND l.issue_id = ?"
+            " WHERE s.status = 'active' ORDER BY s.id",
+            (issue_id,),
+        ).fetchall()
+        return [(Subscriber(*row[:-1]), row[-1]) for row in rows]
+
+    def delivery(self, issue_id: str, subscriber_id: int) -> tuple[str, str | None] | None:
+        """(subscriber status, send-log status or None) of one pair; None: no such reader."""
+        row = self.db.execute(
+            "SELECT s.status, l.status FROM subscribers s"
+            " LEFT JOIN send_log l ON l.subscriber_id = s.id AND l.issue_id = ?"
+            " WHERE s.id = ?",
+            (issue_id, subscriber_id),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def mark_sending(self, issue_id: str, subscriber_id: int, status: str) -> None:
+        """Claim one pair before its message goes out (attempts counted)."""
+        self.db.execute(
+            "INSERT INTO send_log (issue_id, subscriber_id, status, attempts, updated_at)"
+            " VALUES (?, ?, ?, 1, ?) ON CONFLICT (issue_id, subscriber_id) DO UPDATE"
+            " SET status = excluded.status, attempts = attempts + 1,"
+            " updated_at = excluded.updated_at",
+            (issue_id, subscriber_id, status, _now()),
+        )
+
+    def record_outcome(self, issue_id: str, subscriber_id: int, status: str, detail: str) -> None:
+        self.db.execute(
+            "UPDATE send_log SET status = ?, detail = ?, updated_at = ?"
+            " WHERE issue_id = ? AND subscriber_id = ?",
+            (status, detail[:500], _now(), issue_id, subscriber_id),
+        )
+
+    def send_log(self, issue_id: str) -> dict[str, str]:
+        """Address → status of every send-log row for `issue_id`."""
+        rows = self.db.execute(
+            "SELECT s.email, l.status FROM send_log l"
+            " JOIN subscribers s ON s.id = l.subscriber_id WHERE l.issue_id = ?",
+            (issue_id,),
+        )
+        return {email: status for email, status in rows}
+
+    # Scheduler -----------------------------------------------------------------
+
+    def schedule_value(self, key: str) -> str | None:
+        found = self.db.execute("SELECT value FROM schedule_state WHERE key = ?", (key,)).fetchone()
+        return str(found[0]) if found and found[0] is not None else None
+
+    def set_schedule_value(self, key: str, value: str | None) -> None:
+        self.db.execute(
+            "INSERT INTO schedule_state (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+_SUBSCRIBER = "id, email, name, status, subscribed_at, unsubscribed_at"
+_SUBSCRIBER_S = ", ".join(f"s.{c}" for c in _SUBSCRIBER.split(", "))
 
 
 def _now() -> str:

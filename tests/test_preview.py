@@ -20,8 +20,8 @@ import lxml.html
 import pytest
 
 from digest.config import Config, load_config
-from digest.issues.files import issue_to_dict
-from digest.issues.preview import Preview, issue_from_record, make_server
+from digest.issues import codec
+from digest.issues.preview import Preview, make_server
 from digest.issues.publish import publish
 from tests.test_render import LEAD_TITLE, NOW, make_issue
 
@@ -116,7 +116,7 @@ def test_atom_feed_of_issues(site: tuple[Config, Path]) -> None:
 
 def test_issue_json_reads_back_into_the_same_issue() -> None:
     issue = make_issue()
-    assert issue_from_record(json.loads(json.dumps(issue_to_dict(issue)))) == issue
+    assert codec.loads(codec.dumps(issue)) == (issue, None)
 
 
 # ── the preview server ───────────────────────────────────────────────────────

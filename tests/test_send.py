@@ -36,19 +36,12 @@ from typer.testing import CliRunner
 
 from digest.cli import app
 from digest.config import Config, load_config
-from digest.errors import ConfigError, DeliveryError, DigestError
+from digest.errors import ConfigError, DeliveryError, DigestError, LockedError
+from digest.issues.files import LoadedIssue, load_issue
 from digest.issues.publish import publish
 from digest.mail import subscribers
-from digest.mail.send import (
-    SENDING,
-    LoadedIssue,
-    LockedError,
-    load_issue,
-    send_issue,
-    send_lock,
-    send_test,
-    sent_log,
-)
+from digest.mail.lock import send_lock
+from digest.mail.send import SENDING, send_issue, send_test
 from digest.models import Issue, Story
 from digest.store import State
 
@@ -286,7 +279,7 @@ def run_send(letter: Letter, **kwargs: Any) -> Any:
 
 def log_of(letter: Letter) -> dict[str, str]:
     with State(letter.config.state_path) as state:
-        return sent_log(state, ISSUE_ID)
+        return state.send_log(ISSUE_ID)
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -307,7 +300,7 @@ def test_starttls_auth_one_connection_and_headers(tmp_path: Path, server: Mailse
     assert all(m.tls and m.authenticated for m in received)
     assert len(server.handler.sessions) == 1  # one connection reused
     with State(letter.config.state_path) as state:
-        rows = {s.email: s for s in subscribers.listing(state)}
+        rows = {s.email: s for s in state.subscribers()}
         for message in received:
             parsed = parse(message.raw)
             (address,) = message.recipients

@@ -11,9 +11,8 @@ from typer.testing import CliRunner
 
 from digest.cli import app
 from digest.config import Config, NewsletterSettings
-from digest.errors import ConfigError
+from digest.errors import ConfigError, SubscriberError
 from digest.mail import subscribers
-from digest.mail.subscribers import SubscriberError
 from digest.store import State
 
 SECRET = b"a-secret-of-enough-length-123456"
@@ -42,26 +41,26 @@ def test_add_normalises(state: State, given: str, stored: str) -> None:
 def test_add_rejects_what_is_not_an_address(state: State, bad: str) -> None:
     with pytest.raises(SubscriberError, match="not an email address"):
         subscribers.add(state, bad)
-    assert subscribers.listing(state, include_unsubscribed=True) == []
+    assert state.subscribers(include_unsubscribed=True) == []
 
 
 def test_same_address_any_case_is_one_subscriber(state: State) -> None:
     first = subscribers.add(state, "reader@example.org", "Reader")
     again = subscribers.add(state, "READER@example.org")
     assert first.id == again.id and again.name == "Reader"
-    assert len(subscribers.listing(state)) == 1
+    assert len(state.subscribers()) == 1
 
 
 def test_unsubscribed_stay_unsubscribed(state: State) -> None:
     subscribers.add(state, "gone@example.org")
     left = subscribers.remove(state, "Gone@example.org")
     assert left.status == "unsubscribed" and left.unsubscribed_at
-    assert subscribers.listing(state) == []
+    assert state.subscribers() == []
     with pytest.raises(SubscriberError, match="--resubscribe"):
         subscribers.add(state, "gone@example.org")
     result = subscribers.import_csv(state, io.StringIO("email\ngone@example.org\n"))
     assert (result.added, result.unsubscribed) == (0, 1)
-    assert subscribers.listing(state) == []
+    assert state.subscribers() == []
     back = subscribers.add(state, "gone@example.org", resubscribe=True)
     assert back.status == "active" and back.unsubscribed_at is None
 
@@ -76,7 +75,7 @@ def test_import_csv_with_bom_names_and_blank_lines(state: State) -> None:
     subscribers.add(state, "bob@example.org")
     result = subscribers.import_csv(state, io.StringIO(text))
     assert (result.added, result.already, result.invalid) == (1, 1, ())
-    rows = {s.email: s.name for s in subscribers.listing(state)}
+    rows = {s.email: s.name for s in state.subscribers()}
     assert rows == {"bob@example.org": "", "zoe@example.org": "Zoë Ångström"}
 
 
@@ -84,7 +83,7 @@ def test_import_is_all_or_nothing_unless_told(state: State) -> None:
     text = "email,name\nok@example.org,A\nbroken-address,B\nfine@example.org,C\n"
     with pytest.raises(SubscriberError, match=r"line 3: 'broken-address'.*nothing imported"):
         subscribers.import_csv(state, io.StringIO(text))
-    assert subscribers.listing(state) == []
+    assert state.subscribers() == []
     result = subscribers.import_csv(state, io.StringIO(text), skip_invalid=True)
     assert result.added == 2 and len(result.invalid) == 1 and "line 3" in result.invalid[0]
 
@@ -103,9 +102,7 @@ def test_export_round_trips(state: State, tmp_path: Path) -> None:
     subscribers.add(state, "b@example.org")
     subscribers.remove(state, "b@example.org")
     target = io.StringIO()
-    assert (
-        subscribers.export_csv(subscribers.listing(state, include_unsubscribed=True), target) == 2
-    )
+    assert subscribers.export_csv(state.subscribers(include_unsubscribed=True), target) == 2
     rows = list(csv.DictReader(io.StringIO(target.getvalue())))
     assert [(r["email"], r["name"], r["status"]) for r in rows] == [
         ("a@example.org", "Ann, the first", "active"),
@@ -164,7 +161,7 @@ def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "3 subscribers" in run("list")
     assert "Unsubscribed bob@example.org" in run("remove", "bob@example.org")
     with State(tmp_path / "state.sqlite") as state:
-        ann = subscribers.get(state, "ann@example.org")
+        ann = state.subscriber("ann@example.org")
         assert ann is not None
         token = subscribers.make_token(SECRET, ann.id, ann.email)
     assert "Unsubscribed ann@example.org" in run("remove", token)
@@ -185,7 +182,7 @@ def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _since(folder: Path, email: str) -> str:
     with State(folder / "state.sqlite") as state:
-        found = subscribers.get(state, email)
+        found = state.subscriber(email)
         assert found is not None
         return found.subscribed_at
 

@@ -25,8 +25,10 @@ from digest.cli.common import (
 )
 from digest.config import load_config
 from digest.errors import DigestError
+from digest.issues.files import load_issue
 from digest.mail import subscribers
-from digest.mail.send import SendReport, load_issue, send_issue, send_lock, send_test
+from digest.mail.lock import send_lock
+from digest.mail.send import SendReport, send_issue, send_test
 from digest.store import State
 
 if TYPE_CHECKING:
@@ -165,7 +167,7 @@ def subscribers_list(
 
     def action() -> int:
         with State(load_config(config_path).state_path) as state:
-            rows = subscribers.listing(state, include_unsubscribed=everyone)
+            rows = state.subscribers(include_unsubscribed=everyone)
         table = Table(show_header=True, title_justify="left", title=f"{len(rows)} subscribers")
         for column in ("email", "name", "status", "since"):
             table.add_column(column)
@@ -220,7 +222,7 @@ def subscribers_export(
 
     def action() -> int:
         with State(load_config(config_path).state_path) as state:
-            rows = subscribers.listing(state, include_unsubscribed=everyone)
+            rows = state.subscribers(include_unsubscribed=everyone)
         if output is None:
             subscribers.export_csv(rows, sys.stdout)
             return 0

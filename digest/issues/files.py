@@ -1,4 +1,4 @@
-"""Write a built issue to `output/<issue-id>/` and refresh the archive page.
+"""An issue's folder `output/<issue-id>/`: written whole or not at all, read back by id.
 
 An issue folder is written beside its final place and renamed into it, so a
 crash never leaves half an issue where the archive or a sender would find it.
@@ -6,18 +6,29 @@ crash never leaves half an issue where the archive or a sender would find it.
 
 from __future__ import annotations
 
-import json
+import email
+import email.policy
 import os
 import shutil
 from collections.abc import Mapping
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 from digest.errors import DeliveryError
-from digest.models import Comment, Issue, Story
+from digest.issues import codec
+from digest.models import Issue, RenderedIssue
 
 ISSUE_FILES = ("email.html", "email.txt", "message.eml", "issue.json")
+
+
+@dataclass(frozen=True)
+class LoadedIssue:
+    """A built issue read back from its folder: what a sender needs."""
+
+    issue: Issue
+    rendered: RenderedIssue
+    folder: Path
 
 
 def next_issue_id(output_dir: Path, day: date) -> str:
@@ -30,64 +41,14 @@ def next_issue_id(output_dir: Path, day: date) -> str:
     return candidate
 
 
-def issue_to_dict(issue: Issue) -> dict[str, Any]:
-    """The `issue.json` record (schema in the README)."""
-    return {
-        "id": issue.id,
-        "title": issue.title,
-        "generated_at": issue.generated_at.isoformat(timespec="seconds"),
-        "stories": [_story(s) for s in issue.stories],
-        "feeds": [
-            {
-                "url": f.url,
-                "title": f.title,
-                "status": f.status.value,
-                "error": f.error,
-                "items": f.items,
-            }
-            for f in issue.feeds
-        ],
-    }
-
-
-def _story(story: Story) -> dict[str, Any]:
-    return {
-        "title": story.title,
-        "url": story.url,
-        "source": story.source,
-        "author": story.author,
-        "published": _iso(story.published),
-        "image": story.image,
-        "summary": list(story.summary),
-        "comment_count": story.comment_count,
-        "comments_url": story.comments_url,
-        "comments": [_comment(c) for c in story.comments],
-    }
-
-
-def _comment(comment: Comment) -> dict[str, Any]:
-    return {
-        "author": comment.author,
-        "text": comment.text,
-        "url": comment.url,
-        "published": _iso(comment.published),
-        "score": comment.score,
-        "replies": comment.replies,
-        "by_author": comment.by_author,
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") if value else None
-
-
 def write_issue(
     output_dir: Path,
     issue: Issue,
     files: Mapping[str, str | bytes],
     assets: Mapping[str, Path] | None = None,
+    subject: str | None = None,
 ) -> Path:
-    """Write the issue's files (and copied assets) atomically; returns its folder."""
+    """Write the issue's files, its issue.json and copied assets atomically; returns its folder."""
     final = output_dir / issue.id
     staging = output_dir / f".{issue.id}.partial"
     try:
@@ -97,8 +58,7 @@ def write_issue(
         for name, content in files.items():
             data = content.encode("utf-8") if isinstance(content, str) else content
             (staging / name).write_bytes(data)
-        record = json.dumps(issue_to_dict(issue), indent=2, ensure_ascii=False)
-        (staging / "issue.json").write_text(record + "\n", encoding="utf-8")
+        (staging / "issue.json").write_text(codec.dumps(issue, subject), encoding="utf-8")
         for relative, source in (assets or {}).items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -112,15 +72,38 @@ def write_issue(
     return final
 
 
-def read_issues(output_dir: Path) -> list[dict[str, Any]]:
-    """Every issue record under `output_dir`, newest first; unreadable ones skipped."""
-    records = []
+def read_issues(output_dir: Path) -> list[Issue]:
+    """Every issue under `output_dir`, newest first; unreadable or foreign ones skipped."""
+    issues = []
     for path in output_dir.glob("*/issue.json"):
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            issue, _ = codec.loads(path.read_bytes())
         except (OSError, ValueError):
             continue
-        if isinstance(record, dict) and record.get("id") == path.parent.name:
-            records.append(record)
-    records.sort(key=lambda r: (str(r.get("generated_at", "")), str(r["id"])), reverse=True)
-    return records
+        if issue.id == path.parent.name:
+            issues.append(issue)
+    issues.sort(key=lambda i: (i.generated_at.isoformat(), i.id), reverse=True)
+    return issues
+
+
+def load_issue(output_dir: Path, issue_id: str | None = None) -> LoadedIssue:
+    """The named issue, or the newest one, from `output_dir`."""
+    if issue_id is None:
+        found = read_issues(output_dir)
+        if not found:
+            raise DeliveryError(f"no issue in {output_dir}: run `digest build` first")
+        issue_id = found[0].id
+    folder = output_dir / issue_id
+    try:
+        issue, subject = codec.loads((folder / "issue.json").read_bytes())
+        html = (folder / "email.html").read_text(encoding="utf-8")
+        text = (folder / "email.txt").read_text(encoding="utf-8")
+        if subject is None:  # written before issue.json carried the Subject
+            eml = (folder / "message.eml").read_bytes()
+            subject = str(email.message_from_bytes(eml, policy=email.policy.default)["Subject"])
+    except FileNotFoundError as e:
+        raise DeliveryError(f"issue {issue_id!r}: {e.filename} is missing") from None
+    except (OSError, ValueError) as e:
+        raise DeliveryError(f"issue {issue_id!r} in {folder} is unreadable: {e}") from None
+    rendered = RenderedIssue(subject=subject or issue.title, html=html, text=text)
+    return LoadedIssue(issue, rendered, folder)

@@ -19,7 +19,6 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,7 +29,7 @@ from digest.config import Config
 from digest.errors import DigestError
 from digest.issues.files import read_issues
 from digest.issues.publish import WEB_PAGE, issue_files, issue_number, write_archive
-from digest.models import Comment, FeedReport, FeedStatus, Issue, Story
+from digest.models import Issue
 from digest.render.email import template_search_path
 
 logger = logging.getLogger(__name__)
@@ -136,8 +135,7 @@ class Preview:
             if config is None:
                 return
             self.config = config
-            for record in read_issues(self.root):
-                issue = issue_from_record(record)
+            for issue in read_issues(self.root):
                 folder = self.root / issue.id
                 # Images copied beside the issue (the demo's) stay where they are.
                 local = {u: folder / "images" / Path(urlsplit(u).path).name for u in _images(issue)}
@@ -164,54 +162,6 @@ def _replace(path: Path, content: str | bytes) -> None:
 
 def _images(issue: Issue) -> list[str]:
     return [s.image for s in issue.stories if s.image]
-
-
-def _when(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
-
-
-def issue_from_record(record: dict[str, Any]) -> Issue:
-    """Return the Issue an `issue.json` record describes (the schema in the README)."""
-    stories = tuple(
-        Story(
-            title=str(s["title"]),
-            url=str(s.get("url") or ""),
-            source=str(s.get("source") or ""),
-            author=s.get("author"),
-            published=_when(s.get("published")),
-            image=s.get("image"),
-            summary=tuple(str(x) for x in s.get("summary") or ()),
-            comment_count=s.get("comment_count"),
-            comments=tuple(
-                Comment(
-                    author=str(c.get("author") or ""),
-                    text=str(c.get("text") or ""),
-                    url=c.get("url"),
-                    published=_when(c.get("published")),
-                    score=c.get("score"),
-                    replies=c.get("replies"),
-                    by_author=c.get("by_author") is True,
-                )
-                for c in s.get("comments") or ()
-            ),
-            comments_url=s.get("comments_url"),
-        )
-        for s in record.get("stories") or ()
-    )
-    feeds = tuple(
-        FeedReport(
-            url=str(f.get("url")),
-            status=FeedStatus(f.get("status", "ok")),
-            title=f.get("title"),
-            error=f.get("error"),
-            items=int(f.get("items") or 0),
-        )
-        for f in record.get("feeds") or ()
-    )
-    generated = _when(record.get("generated_at"))
-    if generated is None:
-        raise ValueError(f"issue {record.get('id')!r} has no generated_at")
-    return Issue(str(record["id"]), str(record.get("title", "")), generated, stories, feeds)
 
 
 def _handler(preview: Preview) -> type[BaseHTTPRequestHandler]:

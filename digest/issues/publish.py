@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from digest.config import Config
 from digest.issues.files import ISSUE_FILES, read_issues, write_issue
@@ -31,14 +29,14 @@ def publish(
     number = issue_number(output_dir, issue.id)
     files, assets, rendered = issue_files(issue, config, number, local_images)
     assert set(files) | {"issue.json"} == {*ISSUE_FILES, WEB_PAGE}
-    folder = write_issue(output_dir, issue, files, assets)
+    folder = write_issue(output_dir, issue, files, assets, rendered.subject)
     write_archive(output_dir, config)
     return folder, rendered
 
 
 def issue_number(output_dir: Path, issue_id: str) -> int:
     """Return the issue's number: its place in `output_dir`, oldest first (new: the next)."""
-    ids = [str(r.get("id")) for r in read_issues(output_dir)]  # newest first
+    ids = [i.id for i in read_issues(output_dir)]  # newest first
     return len(ids) - ids.index(issue_id) if issue_id in ids else len(ids) + 1
 
 
@@ -70,28 +68,21 @@ def issue_files(
 
 def write_archive(output_dir: Path, config: Config) -> Path:
     """`index.html` listing every issue found under `output_dir`, and `feed.xml` of them."""
-    entries = []
-    for record in read_issues(output_dir):
-        try:
-            entries.append(_archive_entry(record, output_dir))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue  # a hand-edited or foreign issue.json: leave it out of the archive
+    entries = [_archive_entry(issue, output_dir) for issue in read_issues(output_dir)]
     (output_dir / "feed.xml").write_text(render_feed(entries, config), encoding="utf-8")
     path = output_dir / "index.html"
     path.write_text(render_archive(entries, config), encoding="utf-8")
     return path
 
 
-def _archive_entry(record: dict[str, Any], output_dir: Path) -> ArchiveEntry:
-    stories = record.get("stories") or []
-    summary = stories[0].get("summary") if stories else None
-    issue_id = str(record["id"])
+def _archive_entry(issue: Issue, output_dir: Path) -> ArchiveEntry:
+    first = issue.stories[0] if issue.stories else None
     return ArchiveEntry(
-        id=issue_id,
-        title=str(record.get("title", "")),
-        generated_at=datetime.fromisoformat(str(record["generated_at"])),
-        story_count=len(stories),
-        first_story=str(stories[0].get("title")) if stories else None,
-        first_summary=str(summary[0]) if isinstance(summary, list) and summary else "",
-        page=WEB_PAGE if (output_dir / issue_id / WEB_PAGE).is_file() else "email.html",
+        id=issue.id,
+        title=issue.title,
+        generated_at=issue.generated_at,
+        story_count=len(issue.stories),
+        first_story=first.title if first else None,
+        first_summary=first.summary[0] if first and first.summary else "",
+        page=WEB_PAGE if (output_dir / issue.id / WEB_PAGE).is_file() else "email.html",
     )

@@ -32,8 +32,9 @@ from croniter import croniter
 from digest.build import Outcome, build
 from digest.config import Config
 from digest.errors import ConfigError
-from digest.issues.files import next_issue_id
-from digest.mail.send import SendReport, load_issue, send_issue, send_lock
+from digest.issues.files import load_issue, next_issue_id
+from digest.mail.lock import send_lock
+from digest.mail.send import SendReport, send_issue
 from digest.store import State
 
 logger = logging.getLogger(__name__)
@@ -212,16 +213,10 @@ class Scheduler:
         return Due(datetime.fromisoformat(record["due"]), str(record["issue"]))
 
     def _get(self, key: str) -> str | None:
-        row = self.state.db.execute("SELECT value FROM schedule_state WHERE key = ?", (key,))
-        found = row.fetchone()
-        return str(found[0]) if found and found[0] is not None else None
+        return self.state.schedule_value(key)
 
     def _set(self, key: str, value: str | None) -> None:
-        self.state.db.execute(
-            "INSERT INTO schedule_state (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        self.state.set_schedule_value(key, value)
 
 
 def build_and_send(

@@ -17,33 +17,19 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
 from digest.config import Config
-from digest.errors import ConfigError, DigestError
+from digest.errors import ConfigError, SubscriberError
+from digest.models import Subscriber
 from digest.store import State
 
 logger = logging.getLogger(__name__)
 
 ACTIVE = "active"
 UNSUBSCRIBED = "unsubscribed"
-
-
-class SubscriberError(DigestError):
-    """A bad address, a bad CSV, or an unknown subscriber."""
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    id: int
-    email: str
-    name: str
-    status: str
-    subscribed_at: str
-    unsubscribed_at: str | None = None
 
 
 def normalise(address: str) -> str:
@@ -76,7 +62,7 @@ def make_token(secret: bytes, subscriber_id: int, email: str) -> str:
 def check_token(state: State, secret: bytes, token: str) -> Subscriber:
     """The subscriber a token belongs to; SubscriberError when it is forged or unknown."""
     number, _, _ = token.strip().partition("-")
-    subscriber = get(state, int(number)) if number.isdigit() else None
+    subscriber = state.subscriber(int(number)) if number.isdigit() else None
     if subscriber is None or not hmac.compare_digest(
         make_token(secret, subscriber.id, subscriber.email), token.strip()
     ):
@@ -84,37 +70,22 @@ def check_token(state: State, secret: bytes, token: str) -> Subscriber:
     return subscriber
 
 
-def get(state: State, key: int | str) -> Subscriber | None:
-    """A subscriber by id or by address (any case)."""
-    column = "id" if isinstance(key, int) else "email"
-    row = state.db.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE {column} = ?", (key,))
-    found = row.fetchone()
-    return Subscriber(*found) if found else None
-
-
 def add(state: State, address: str, name: str = "", *, resubscribe: bool = False) -> Subscriber:
     """Add (or, with `resubscribe`, bring back) one subscriber; returns the row."""
     email = normalise(address)
     name = " ".join(name.split())
     with state.transaction():
-        existing = get(state, email)
+        existing = state.subscriber(email)
         if existing is not None and existing.status == UNSUBSCRIBED and not resubscribe:
             raise SubscriberError(
                 f"{email} unsubscribed on {existing.unsubscribed_at}; add --resubscribe"
                 " only if they asked to come back"
             )
         if existing is None:
-            state.db.execute(
-                "INSERT INTO subscribers (email, name, status, subscribed_at) VALUES (?, ?, ?, ?)",
-                (email, name, ACTIVE, _now()),
-            )
+            state.insert_subscriber(email, name, ACTIVE)
         else:
-            state.db.execute(
-                "UPDATE subscribers SET status = ?, unsubscribed_at = NULL,"
-                " name = CASE WHEN ? = '' THEN name ELSE ? END WHERE id = ?",
-                (ACTIVE, name, name, existing.id),
-            )
-    subscriber = get(state, email)
+            state.reactivate_subscriber(existing.id, name)
+    subscriber = state.subscriber(email)
     assert subscriber is not None
     logger.info("subscriber #%d added", subscriber.id)
     return subscriber
@@ -122,29 +93,18 @@ def add(state: State, address: str, name: str = "", *, resubscribe: bool = False
 
 def remove(state: State, address: str) -> Subscriber:
     """Mark a subscriber unsubscribed (kept, so they are never mailed again)."""
-    subscriber = get(state, normalise(address))
+    subscriber = state.subscriber(normalise(address))
     if subscriber is None:
         raise SubscriberError(f"{address.strip()} is not on the list")
     return unsubscribe(state, subscriber)
 
 
 def unsubscribe(state: State, subscriber: Subscriber) -> Subscriber:
-    state.db.execute(
-        "UPDATE subscribers SET status = ?, unsubscribed_at = COALESCE(unsubscribed_at, ?)"
-        " WHERE id = ?",
-        (UNSUBSCRIBED, _now(), subscriber.id),
-    )
+    state.unsubscribe(subscriber.id)
     logger.info("subscriber #%d unsubscribed", subscriber.id)
-    result = get(state, subscriber.id)
+    result = state.subscriber(subscriber.id)
     assert result is not None
     return result
-
-
-def listing(state: State, *, include_unsubscribed: bool = False) -> list[Subscriber]:
-    """Subscribers in the order they joined."""
-    where = "" if include_unsubscribed else f"WHERE status = '{ACTIVE}'"
-    rows = state.db.execute(f"SELECT {_COLUMNS} FROM subscribers {where} ORDER BY id")
-    return [Subscriber(*row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -173,16 +133,11 @@ def import_csv(state: State, source: TextIO, *, skip_invalid: bool = False) -> I
         more = f" (and {len(invalid) - 1} more)" if len(invalid) > 1 else ""
         raise SubscriberError(f"{invalid[0]}{more}; nothing imported (--skip-invalid to go on)")
     added = already = unsubscribed = 0
-    now = _now()
     with state.transaction():
         for email, name in valid:
-            existing = get(state, email)
+            existing = state.subscriber(email)
             if existing is None:
-                state.db.execute(
-                    "INSERT INTO subscribers (email, name, status, subscribed_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (email, name, ACTIVE, now),
-                )
+                state.insert_subscriber(email, name, ACTIVE)
                 added += 1
             elif existing.status == UNSUBSCRIBED:
                 unsubscribed += 1
@@ -224,10 +179,3 @@ def mask(email: str) -> str:
     """`r***@example.org`: enough to tell addresses apart in a log, not to harvest them."""
     local, _, domain = email.rpartition("@")
     return f"{local[:1]}***@{domain}"
-
-
-_COLUMNS = "id, email, name, status, subscribed_at, unsubscribed_at"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
