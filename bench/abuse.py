@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from digest.comments.filters import DEFAULT_ABUSE, AbuseFilter
-from tests.abuse_cases import CASES
+from testkit.abuse_cases import CASES
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", REPO.parent / "shared" / "corpus"))

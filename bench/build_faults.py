@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.newsroom import article_page, comment_rss, make_story, rss
-from tests.safety import unsafe_parts
+from testkit.newsroom import article_page, comment_rss, make_story, rss
+from testkit.safety import unsafe_parts
 
 NOW = datetime.now(UTC)
 NOT_MODIFIED: set[str] = set()  # feed paths answered with 304

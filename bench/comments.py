@@ -46,7 +46,7 @@ from pathlib import Path
 
 from digest.comments import ranked, showable
 from digest.comments.filters import DEFAULT_ABUSE
-from digest.comments.ranking import WEIGHTS, Weights
+from digest.comments.ranking import WEIGHTS, CommentWeights
 from digest.comments.sources import discourse, finish, reddit
 from digest.models import Comment, Fetched
 
@@ -163,7 +163,7 @@ def hidden(comments: Sequence[Comment], *, flat: bool = False) -> list[Comment]:
 Picker = Callable[[Thread], list[int]]
 
 
-def rule(weights: Weights = WEIGHTS, *, flat: bool = False, votes: bool = False) -> Picker:
+def rule(weights: CommentWeights = WEIGHTS, *, flat: bool = False, votes: bool = False) -> Picker:
     def pick(thread: Thread) -> list[int]:
         shown = list(thread.comments) if votes else hidden(thread.comments, flat=flat)
         # The votes were recorded long after the threads ended: all of them settled.
@@ -222,14 +222,14 @@ def evaluate_random(threads: Sequence[Thread], draws: int = 50) -> tuple[float, 
     return statistics.mean(r[0] for r in results), statistics.mean(r[1] for r in results)
 
 
-def objective(threads: Sequence[Thread], weights: Weights) -> float:
+def objective(threads: Sequence[Thread], weights: CommentWeights) -> float:
     """What tuning maximises: NDCG@3 + precision@3, plus half of both without structure."""
     full = evaluate(threads, rule(weights))
     flat = evaluate(threads, rule(weights, flat=True))
     return sum(full) + 0.5 * sum(flat)
 
 
-def tune(threads: Sequence[Thread]) -> Weights:
+def tune(threads: Sequence[Thread]) -> CommentWeights:
     """Grid search over the weights of the vote-free signals on the tuning threads.
 
     The author signal is searched after the grid, with the others at their best
@@ -238,7 +238,7 @@ def tune(threads: Sequence[Thread]) -> Weights:
     grid = itertools.product(
         (0.0, 1.0, 2.0), (0.0, 0.5, 1.0), (0.0, 0.5, 1.0), (0.5, 1.0, 2.0), (0.3, 0.6, 1.0, 1.5)
     )
-    best: tuple[float, Weights] = (-1.0, WEIGHTS)
+    best: tuple[float, CommentWeights] = (-1.0, WEIGHTS)
     for people, replies, top_level, early, substance in grid:
         weights = replace(
             WEIGHTS,

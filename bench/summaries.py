@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from digest.text.sentences import fingerprint, is_standalone, split_sentences, words
-from digest.text.summarise import ALGORITHMS, Weights, summarise
+from digest.text.summarise import ALGORITHMS, SummaryWeights, summarise
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -90,7 +90,7 @@ def _algorithm(name: str) -> System:
     return lambda a: summarise(a.paragraphs, "en", a.count, title=a.title, algorithm=name)
 
 
-def systems(weights: Weights) -> dict[str, System]:
+def systems(weights: SummaryWeights) -> dict[str, System]:
     table: dict[str, System] = {"Lead-N": lambda a: lead(a, a.count)}
     for name in ALGORITHMS:
         if name == "auto":
@@ -151,7 +151,7 @@ def speed(articles: Sequence[Article], repeat: int = 3) -> tuple[float, int, flo
     return rate, len(sample), mean
 
 
-def tune(articles: Sequence[Article], scorer: object) -> Weights:
+def tune(articles: Sequence[Article], scorer: object) -> SummaryWeights:
     """Grid search of `auto`'s weights on the tuning half of CNN/DM (mean of R-1, R-2, R-L).
 
     CNN/DM records carry no headline, so the title weight is left as it is.
@@ -174,9 +174,9 @@ def tune(articles: Sequence[Article], scorer: object) -> Weights:
             cache[key] = (r["rouge1"].fmeasure + r["rouge2"].fmeasure + r["rougeL"].fmeasure) / 3
         return cache[key]
 
-    best, best_score = Weights(), -1.0
+    best, best_score = SummaryWeights(), -1.0
     for values in itertools.product(*grid.values()):
-        weights = replace(Weights(), **dict(zip(grid, values, strict=True)))
+        weights = replace(SummaryWeights(), **dict(zip(grid, values, strict=True)))
         score = 100 * statistics.fmean(
             rouge(a, summarise(a.paragraphs, "en", a.count, title=a.title, weights=weights))
             for a in articles
@@ -214,7 +214,7 @@ def main() -> int:
         "tuning": [a for a in articles if not a.held_out],
         "all": articles,
     }[args.split]
-    weights = Weights()
+    weights = SummaryWeights()
     all_outputs: list[tuple[str, ...]] = []
     for part in args.parts.split(","):
         subset = [a for a in chosen if a.part == part]

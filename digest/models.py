@@ -80,7 +80,6 @@ class Article:
     entry: Entry
     paragraphs: tuple[str, ...]
     image: str | None = None
-    extracted: bool = False  # True when the text came from the article page
 
 
 @dataclass(frozen=True)

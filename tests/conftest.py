@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import trustme
+
+from tests.mailserver import PASSWORD, SECRET, Mailserver, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -52,3 +55,25 @@ def write_config(tmp_path: Path) -> ConfigWriter:
         return path
 
     return write
+
+
+# The mail tests' SMTP server ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, Path]:
+    ca = trustme.CA()
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return ca, path
+
+
+@pytest.fixture
+def server(tls_ca: tuple[trustme.CA, Path]) -> Iterator[Mailserver]:
+    yield from start_server(*tls_ca)
+
+
+@pytest.fixture
+def mail_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", SECRET)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)

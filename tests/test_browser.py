@@ -19,7 +19,7 @@ import pytest
 from digest.config import load_config
 from digest.issues.preview import Preview, Watcher, make_server, watched_files
 from digest.render.email import render_issue
-from tests.test_render import big_issue, make_config
+from tests.helpers import big_issue, make_config
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"

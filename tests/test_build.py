@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from werkzeug import Response
 
 from digest.cli import Exit, app
+from testkit.newsroom import Site, make_story
+from testkit.safety import unsafe_parts
 from tests.conftest import ConfigWriter
-from tests.newsroom import Site, make_story
-from tests.safety import unsafe_parts
 
 NOW = datetime.now(UTC)
 
@@ -293,7 +293,7 @@ def test_missing_config_names_the_file(tmp_path: Path) -> None:
 
 
 def test_local_path_feed(tmp_path: Path, write_config: ConfigWriter) -> None:
-    from tests.newsroom import rss
+    from testkit.newsroom import rss
 
     (tmp_path / "local.xml").write_text(
         rss("https://local.example", "Local", [make_story(0, now=NOW)], comment_feeds=False)

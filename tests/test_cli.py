@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import zipfile
@@ -62,25 +61,12 @@ def test_init_writes_a_valid_config_and_the_theme(tmp_path: Path) -> None:
     assert again.exit_code == Exit.ERROR and "exists" in again.output
 
 
-def _no_network() -> None:
-    """Make any connection attempt outside loopback fail loudly in this process."""
-    real = socket.socket.connect
-
-    def guarded(self: socket.socket, address: object) -> None:
-        host = address[0] if isinstance(address, tuple) else str(address)
-        if host not in {"127.0.0.1", "::1", "localhost"} and not str(host).startswith("/"):
-            raise OSError(f"network access attempted: {address}")
-        real(self, address)  # type: ignore[arg-type]
-
-    socket.socket.connect = guarded  # type: ignore[method-assign]
-
-
 def test_demo_builds_offline(tmp_path: Path) -> None:
     """A subprocess with every outside connection refused still builds the demo."""
     script = (
         "import sys, socket\n"
-        "from tests.test_cli import _no_network\n"
-        "_no_network()\n"
+        "from tests.helpers import no_network\n"
+        "no_network()\n"
         "from digest.cli import app\n"
         "sys.argv = ['digest', 'build', '--demo', '--output', sys.argv[1]]\n"
         "app()\n"
@@ -131,7 +117,9 @@ def test_verbose_logs_to_stderr(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(
-    subprocess.run([sys.executable, "-c", "import hatchling"], capture_output=True).returncode,
+    bool(
+        subprocess.run([sys.executable, "-c", "import hatchling"], capture_output=True).returncode
+    ),
     reason="hatchling is not installed (it comes with the test extra)",
 )
 def test_wheel_ships_the_theme_and_the_demo(tmp_path: Path) -> None:

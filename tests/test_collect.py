@@ -31,7 +31,6 @@ from digest.collect.fetcher import (
     PAGE_ACCEPT,
     USER_AGENT,
     Fetcher,
-    fetch_all,
 )
 from digest.config import FetchSettings
 from digest.errors import FetchError
@@ -401,7 +400,22 @@ def slow_server(raw: RawServers, *counters: InFlight) -> str:
 
 
 def fetch_many(urls: list[str], **settings: Any) -> dict[str, Fetched | FetchError]:
-    return fetch_all(FetchSettings(**{**FAST, "timeout": 10.0, **settings}), urls)
+    """Fetch distinct URLs concurrently, each failure returned as a value."""
+    config = FetchSettings(**{**FAST, "timeout": 10.0, **settings})
+
+    async def one(fetcher: Fetcher, url: str) -> Fetched | FetchError:
+        try:
+            return await fetcher.fetch(url)
+        except FetchError as e:
+            return e
+
+    async def run() -> dict[str, Fetched | FetchError]:
+        unique = list(dict.fromkeys(urls))
+        async with Fetcher(config) as fetcher:
+            results = await asyncio.gather(*(one(fetcher, u) for u in unique))
+        return dict(zip(unique, results, strict=True))
+
+    return asyncio.run(run())
 
 
 def test_one_host_gets_at_most_per_host_requests(raw: RawServers) -> None:

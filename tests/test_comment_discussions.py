@@ -8,6 +8,7 @@ Reddit and Discourse payloads served over loopback and read by the real fetcher.
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import threading
@@ -27,7 +28,7 @@ from digest.collect.fetcher import Fetcher
 from digest.comments import pick_comments
 from digest.comments.sources import discourse, reddit
 from digest.config import FetchSettings
-from tests.safety import unsafe_parts
+from testkit.safety import unsafe_parts
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PARAGRAPHS = (
@@ -37,6 +38,10 @@ PARAGRAPHS = (
     "Independent mechanics say the fix takes an hour and most owners need not worry.",
 )
 Route = Callable[[], tuple[int, str, bytes]]
+
+
+def _reply(content_type: str, body: bytes) -> tuple[int, str, bytes]:
+    return 200, content_type, body
 
 
 def _ago(hours: float) -> int:
@@ -354,8 +359,7 @@ def test_recorded_payloads_over_loopback(
     files = sorted((corpus / "comments").glob(pattern))
     assert files
     for path in files:
-        body = path.read_bytes()
-        routes[f"/{path.name}"] = lambda body=body: (200, content_type, body)
+        routes[f"/{path.name}"] = functools.partial(_reply, content_type, path.read_bytes())
 
     async def fetch_all() -> list[Any]:
         async with Fetcher(FetchSettings(timeout=10, max_bytes=20_000_000)) as fetcher:

@@ -25,8 +25,8 @@ from digest.comments.sources import discourse, hackernews, mastodon, reddit
 from digest.config import load_config
 from digest.errors import ConfigError
 from digest.models import Comment, Entry, Fetched
-from tests.abuse_cases import CASES as ABUSE_CASES
-from tests.abuse_cases import MIN_ACCURACY as ABUSE_MIN_ACCURACY
+from testkit.abuse_cases import CASES as ABUSE_CASES
+from testkit.abuse_cases import MIN_ACCURACY as ABUSE_MIN_ACCURACY
 from tests.conftest import ConfigWriter
 
 REDDIT = [

@@ -23,7 +23,7 @@ from digest.models import Fetched, Issue, Story
 from digest.render.email import render_issue
 from digest.text import extract
 from digest.text.summarise import summarise
-from tests.safety import unsafe_parts
+from testkit.safety import unsafe_parts
 
 SKIP_NAMES = {"PROVENANCE.md", "PROVENANCE-h4.md"}
 

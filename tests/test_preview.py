@@ -23,7 +23,7 @@ from digest.config import Config, load_config
 from digest.issues import codec
 from digest.issues.preview import Preview, make_server
 from digest.issues.publish import publish
-from tests.test_render import LEAD_TITLE, NOW, make_issue
+from tests.helpers import LEAD_TITLE, NOW, make_issue
 
 CONFIG_TOML = """\
 [newsletter]

@@ -7,111 +7,30 @@ import logging
 import os
 import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import lxml.html
 import pytest
 
-from digest.config import Config, NewsletterSettings, ThemeSettings
+from digest.config import Config, ThemeSettings
 from digest.errors import RenderError
-from digest.models import Comment, Issue, RenderedIssue, Story
+from digest.models import Comment, RenderedIssue
 from digest.render.email import (
     ArchiveEntry,
     default_theme_dir,
     issue_context,
     make_environment,
     mjml_to_html,
+    output_url,
     reldate,
     render_archive,
     render_issue,
-    safe_url,
     template_search_path,
 )
+from tests.helpers import HOSTILE, LEAD_TITLE, NOW, SECOND_TITLE, big_issue, make_config, make_issue
 
-NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-HOSTILE = '<script>alert(1)</script> <img src=x onerror=alert(1)> {{ 7*7 }} {% raw %} "q" &amp;'
-LEAD_TITLE = "Renault Discussing U.S. Sale of Alpine Sports Cars With AutoNation"
-SECOND_TITLE = "Junkyard Find: 1985 Toyota Van"
-
-
-def make_config(base: Path, **newsletter: str) -> Config:
-    settings = {
-        "title": "The Insider",
-        "description": "The week's car news and the best of the conversation.",
-        "sender": "The Insider <insider@example.com>",
-        "unsubscribe": "https://example.com/unsubscribe?list=insider&u=42",
-        "postal_address": "1 Example Street\nDetroit, MI 48201",
-        "url": "https://example.com/insider",
-    } | newsletter
-    return Config(newsletter=NewsletterSettings(**settings), base_dir=base)
-
-
-def make_issue() -> Issue:
-    lead = Story(
-        title=LEAD_TITLE,
-        url="https://www.example.com/2026/11/renault-alpine?utm_source=feed&x=1",
-        source="The Truth About Cars",
-        author="Matt Posky",
-        published=NOW - timedelta(hours=20),
-        image="http://cdn.example.com/alpine.jpg",
-        summary=(
-            "Renault has been considering how best to sell Alpine sports cars in North America.",
-            "Leveraging a big dealer network could be an ideal way to get a foot in the door.",
-        ),
-        comment_count=19,
-        comments=(
-            Comment(
-                author="Corey Lewis",
-                text="Infiniti dealers are the sensible place.\n\nWhere would you service them?",
-                url="https://www.example.com/2026/11/renault-alpine#comment-1",
-                published=NOW - timedelta(hours=2),
-            ),
-            Comment(
-                author="Bkojote",
-                text="AutoNation is basically a glorified buy-here-pay-here lot.",
-                published=NOW - timedelta(days=3),
-            ),
-        ),
-        comments_url="https://www.example.com/2026/11/renault-alpine#comments",
-    )
-    plain = Story(
-        title=SECOND_TITLE,
-        url="https://www.example.com/junkyard-van",
-        source="Junkyard",
-        author=None,
-        published=None,
-        image=None,
-        summary=("The Toyota Van was a cab-over, mid-engined machine.",),
-        comment_count=4,
-    )
-    hostile = Story(
-        title=HOSTILE,
-        url="javascript:alert(1)",
-        source=f"Feed {HOSTILE}",
-        author=HOSTILE,
-        published=NOW - timedelta(days=1),
-        image="data:image/svg+xml,<svg onload=alert(1)>",
-        summary=(f"Summary {HOSTILE}", "{% include 'base.mjml.j2' %}"),
-        comment_count=None,
-        comments=(
-            Comment(
-                author=HOSTILE,
-                text=f"Comment {HOSTILE}",
-                url=" JaVaScRiPt:alert(1)",
-                published=NOW - timedelta(minutes=5),
-            ),
-        ),
-        comments_url="vbscript:msgbox(1)",
-    )
-    return Issue(
-        id="2026-11-26",
-        title="The Insider, 26 November 2026",
-        generated_at=NOW,
-        stories=(lead, plain, hostile),
-        feeds=(),
-    )
 
 
 @pytest.fixture
@@ -256,7 +175,7 @@ def test_text_part(rendered: RenderedIssue) -> None:
     def target(label: str) -> str:
         match = re.search(rf"^>? ?{re.escape(label)} \[(\d+)\]$", text, re.M)
         assert match, label
-        return refs[match.group(1)]
+        return str(refs[match.group(1)])
 
     assert target("Read more →") == (
         "https://www.example.com/2026/11/renault-alpine?utm_source=feed&x=1"
@@ -356,13 +275,13 @@ def test_only_http_urls_become_links(rendered: RenderedIssue) -> None:
         (None, ""),
     ],
 )
-def test_safe_url(url: str | None, expected: str) -> None:
-    assert safe_url(url) == expected
+def test_output_url(url: str | None, expected: str) -> None:
+    assert output_url(url) == expected
 
 
-def test_safe_url_extra_scheme() -> None:
-    assert safe_url("mailto:a@example.com", "mailto") == "mailto:a@example.com"
-    assert safe_url("javascript:x", "mailto") == ""
+def test_output_url_extra_scheme() -> None:
+    assert output_url("mailto:a@example.com", "mailto") == "mailto:a@example.com"
+    assert output_url("javascript:x", "mailto") == ""
 
 
 @pytest.mark.parametrize(
@@ -585,7 +504,7 @@ def test_brand_colours_fonts_and_footer_from_config(tmp_path: Path) -> None:
     ],
 )
 def test_bad_theme_values_are_a_render_error(tmp_path: Path, key: str, value: str) -> None:
-    config = replace(make_config(tmp_path), theme=ThemeSettings(**{key: value}))
+    config = replace(make_config(tmp_path), theme=ThemeSettings(**{key: value}))  # type: ignore[arg-type]
     with pytest.raises(RenderError, match=rf"\[theme\] {key} must be"):
         render_issue(make_issue(), config)
 
@@ -602,32 +521,6 @@ def test_issue_number_in_masthead_and_text(config: Config) -> None:
 
 
 # ── size budget ──────────────────────────────────────────────────────────────
-
-
-def big_issue(stories: int) -> Issue:
-    """Stories with long summaries and three long comments each: ~6.5 KB of HTML per story."""
-    words = ("the quick brown fox jumps over the lazy dog again " * 8).split()
-    lead = make_issue().stories[0]
-    comment = Comment(
-        author="A Regular Commenter",
-        text=" ".join(words[:60]),
-        url="https://www.example.com/2026/11/a-story-with-a-long-slug/#comment-123456",
-        published=NOW - timedelta(hours=3),
-    )
-    return replace(
-        make_issue(),
-        stories=tuple(
-            replace(
-                lead,
-                title=f"Story number {i}",
-                url=f"https://www.example.com/2026/11/a-story-with-a-long-slug-{i}/",
-                image=f"https://cdn.example.com/uploads/2026/11/picture-{i}-1200x675.jpg",
-                summary=(" ".join(words[:25]),) * 3,
-                comments=(comment,) * 3,
-            )
-            for i in range(stories)
-        ),
-    )
 
 
 def test_forty_stories_fit_the_budget_with_the_footer(config: Config) -> None:

@@ -26,17 +26,16 @@ from digest.errors import ConfigError
 from digest.mail import subscribers
 from digest.mail.schedule import Cron, CycleResult, Due, Scheduler, Status, build_and_send
 from digest.store import State
-from tests import test_send as mail
-from tests.test_send import Mailserver, wait_for, write_config
+from tests.mailserver import Mailserver, wait_for, write_mail_config
 
 # The SMTP server and secrets fixtures of the sender's tests.
-server, tls_ca, _secrets = mail.server, mail.tls_ca, mail._secrets
+pytestmark = pytest.mark.usefixtures("mail_secrets")
 
 DETROIT = ZoneInfo("America/Detroit")
 
 
 def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=DETROIT)  # type: ignore[misc]
+    return datetime(*args, tzinfo=DETROIT)  # type: ignore[misc,arg-type]
 
 
 def utc_hours(times: list[datetime]) -> list[tuple[int, int, int]]:
@@ -245,7 +244,7 @@ def rss(titles: list[str]) -> str:
 def schedule_letter(
     tmp_path: Path, server: Mailserver, count: int, cron: str = "* * * * *"
 ) -> Path:
-    path = write_config(tmp_path, server)
+    path = write_mail_config(tmp_path, server)
     text = path.read_text(encoding="utf-8").replace(
         'url = "feed.xml"\n', 'url = "feed.xml"\nfull_text = "never"\ncomments = "none"\n'
     )

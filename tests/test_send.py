@@ -6,21 +6,17 @@ against what the server received, after failures, kills and races.
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import email
 import email.policy
 import logging
 import os
 import signal
-import socket
-import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -29,9 +25,6 @@ from typing import Any
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -44,198 +37,19 @@ from digest.mail.lock import send_lock
 from digest.mail.send import SENDING, send_issue, send_test
 from digest.models import Issue, Story
 from digest.store import State
+from tests.mailserver import (
+    PASSWORD,
+    SECRET,
+    Mailserver,
+    start_server,
+    wait_for,
+    write_mail_config,
+)
 
-USER, PASSWORD = "insider", "pw-Kx81-never-logged"
-SECRET = "token-secret-7f3a9c1e55b2d4e6"
+pytestmark = pytest.mark.usefixtures("mail_secrets")
+
 ISSUE_ID = "2026-11-26"
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
-
-
-# The server -------------------------------------------------------------------
-
-
-@dataclass
-class Received:
-    sender: str
-    recipients: list[str]
-    raw: bytes
-    tls: bool
-    authenticated: bool
-    session: int
-
-
-def _opened(event: threading.Event) -> threading.Event:
-    event.set()
-    return event
-
-
-@dataclass
-class Recorder:
-    """An aiosmtpd handler that keeps what it accepts and misbehaves on request."""
-
-    messages: list[Received] = field(default_factory=list)
-    refuse: dict[str, str] = field(default_factory=dict)  # address → RCPT reply
-    data_replies: list[str] = field(default_factory=list)  # replies to DATA before a 250
-    drops: int = 0  # drop the connection at DATA this many times, before accepting
-    delay: float = 0.0  # seconds per accepted message
-    gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
-    sessions: set[int] = field(default_factory=set)  # connections that delivered
-    peers: set[int] = field(default_factory=set)  # connections that reached DATA
-    rcpts: list[str] = field(default_factory=list)
-
-    async def handle_RCPT(
-        self,
-        server: SMTPServer,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        options: list[str],
-    ) -> str:
-        self.rcpts.append(address)
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        assert server.transport is not None
-        self.peers.add(server.transport.get_extra_info("peername")[1])
-        if self.drops > 0:
-            self.drops -= 1
-            assert server.transport is not None
-            server.transport.abort()
-            return "250 never heard"
-        if self.data_replies:
-            return self.data_replies.pop(0)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        while not self.gate.is_set():  # held by the test
-            await asyncio.sleep(0.02)
-        content = envelope.original_content or b""
-        assert server.transport is not None
-        peer = server.transport.get_extra_info("peername")
-        self.sessions.add(peer[1])
-        self.messages.append(
-            Received(
-                sender=str(envelope.mail_from),
-                recipients=list(envelope.rcpt_tos),
-                raw=content,
-                tls=server.transport.get_extra_info("ssl_object") is not None,
-                authenticated=bool(session.authenticated),
-                session=peer[1],
-            )
-        )
-        return "250 2.0.0 queued"
-
-    def count(self) -> Counter[str]:
-        return Counter(r for m in self.messages for r in m.recipients)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def authenticate(
-    server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, data: Any
-) -> AuthResult:
-    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-        USER.encode(),
-        PASSWORD.encode(),
-    )
-    return AuthResult(success=ok, handled=False)
-
-
-@dataclass
-class Mailserver:
-    handler: Recorder
-    port: int
-    ca_file: Path
-
-
-@pytest.fixture(scope="module")
-def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, Path]:
-    ca = trustme.CA()
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return ca, path
-
-
-def start_server(ca: trustme.CA, ca_file: Path, implicit_tls: bool = False) -> Iterator[Mailserver]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    handler = Recorder()
-    port = free_port()
-    tls: dict[str, Any] = (
-        {"ssl_context": context}
-        if implicit_tls
-        else {"tls_context": context, "require_starttls": True}
-    )
-    controller = Controller(
-        handler,
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=authenticate,
-        # aiosmtpd only knows of STARTTLS; with implicit TLS the socket is already TLS.
-        auth_require_tls=not implicit_tls,
-        auth_exclude_mechanism=["LOGIN"],
-        **tls,
-    )
-    controller.start()
-    try:
-        yield Mailserver(handler, port, ca_file)
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def server(tls_ca: tuple[trustme.CA, Path]) -> Iterator[Mailserver]:
-    yield from start_server(*tls_ca)
-
-
-# The newsletter -------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", SECRET)
-    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
-
-
-def write_config(
-    folder: Path, server: Mailserver, *, security: str = "starttls", **smtp: object
-) -> Path:
-    settings: dict[str, object] = {
-        "host": "127.0.0.1",
-        "port": server.port,
-        "security": security,
-        "username": USER,
-        "password_env": "TEST_SMTP_PASSWORD",
-        "rate": 0,
-        "retries": 3,
-        "backoff": 0.01,
-        "timeout": 5,
-        "ca_file": str(server.ca_file),
-    }
-    settings.update(smtp)
-    lines = [
-        "[newsletter]",
-        'title = "Test Insider"',
-        'from = "Test Insider <insider@news.example.com>"',
-        'unsubscribe = "https://news.example.com/unsubscribe?t={token}"',
-        'postal_address = "1 Main Street, Springfield"',
-        "",
-        "[[feeds]]",
-        'url = "feed.xml"',
-        "",
-        "[smtp]",
-    ]
-    for key, value in settings.items():
-        lines.append(f"{key} = {value!r}".replace("'", '"'))
-    path = folder / "config.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def make_issue() -> Issue:
@@ -260,8 +74,8 @@ class Letter:
     addresses: list[str]
 
 
-def setup_letter(folder: Path, server: Mailserver, count: int = 3, **smtp: object) -> Letter:
-    config_path = write_config(folder, server, **smtp)
+def setup_letter(folder: Path, server: Mailserver, count: int = 3, **smtp: Any) -> Letter:
+    config_path = write_mail_config(folder, server, **smtp)
     config = load_config(config_path)
     publish(make_issue(), config, config.output_dir)
     names = ["Zoë Ångström", "", "Bob"]
@@ -505,7 +319,7 @@ def test_dkim_signature_verifies(tmp_path: Path, server: Mailserver) -> None:
     run_send(letter)
     (message,) = server.handler.messages
     assert message.raw.startswith(b"DKIM-Signature:")
-    record = b"v=DKIM1; k=rsa; p=" + __import__("base64").b64encode(public)
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
 
     def dns(name: bytes, timeout: int = 5) -> bytes:
         assert name == b"mail._domainkey.news.example.com."
@@ -533,14 +347,6 @@ def test_lock_refuses_a_second_holder(tmp_path: Path) -> None:
 
 def digest_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "digest", *args]
-
-
-def wait_for(condition: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.005)
 
 
 def test_kill_9_mid_list_then_rerun_sends_everyone_once(tmp_path: Path, server: Mailserver) -> None:
@@ -602,6 +408,6 @@ def test_send_test_helper_validates_the_address(tmp_path: Path, server: Mailserv
 
 
 def test_send_without_any_issue(tmp_path: Path, server: Mailserver) -> None:
-    config_path = write_config(tmp_path, server)
+    config_path = write_mail_config(tmp_path, server)
     result = CliRunner().invoke(app, ["send", "-c", str(config_path)])
     assert result.exit_code == 1 and "run `digest build` first" in result.output

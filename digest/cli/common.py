@@ -18,13 +18,14 @@ from digest.errors import ConfigError, DigestError
 
 
 class Exit(IntEnum):
-    """Exit codes of `digest build` (documented in the README)."""
+    """Exit codes of every command: the one table in the README ("Exit codes")."""
 
-    WRITTEN = 0
-    ERROR = 1
-    BAD_CONFIG = 2
-    NOTHING_NEW = 3
-    ALL_FEEDS_FAILED = 4
+    WRITTEN = 0  # done: an issue written, a send finished, a list changed
+    ERROR = 1  # an error stopped the command (one line says which); a rerun goes on
+    BAD_CONFIG = 2  # config.toml, a theme or an environment variable is wrong
+    NOTHING_NEW = 3  # build/schedule: nothing new since the last issue, nothing written
+    ALL_FEEDS_FAILED = 4  # build/schedule: every feed failed (with --strict: any)
+    REFUSED = 5  # send: finished, but some recipients were refused for good
 
 
 app = typer.Typer(
@@ -58,19 +59,31 @@ def main(
 
 
 def guarded(verbose: bool, action: Callable[[], int]) -> None:
-    """Run a command: one-line errors, exit 2 for configuration, 1 for the rest."""
+    """Run a command: one-line errors, exit 2 for configuration, 1 for the rest.
+
+    Every command goes through here, so an error is one line whatever raised
+    it; an OSError that no stage wrapped (a full disk, a folder where a file
+    should be) is still a message, not a traceback.
+    """
     setup_logging(verbose)
     try:
         code = action()
     except ConfigError as e:
         complain("error", str(e))
         raise typer.Exit(Exit.BAD_CONFIG) from None
-    except DigestError as e:
+    except (DigestError, OSError) as e:
         if verbose:
             err.print_exception()
-        complain("error", str(e))
+        complain("error", _one_line(e))
         raise typer.Exit(Exit.ERROR) from None
     raise typer.Exit(code)
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, OSError) and not isinstance(error, DigestError) and error.strerror:
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror}"
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def say(text: str) -> None:

@@ -34,9 +34,6 @@ from digest.store import State
 if TYPE_CHECKING:
     from digest.mail.schedule import CycleResult
 
-# Exit codes of `digest send` and `digest schedule` beyond 0/1/2 (README: "Sending").
-SEND_REFUSED = 5
-
 
 def _stop_on_signals() -> threading.Event:
     """SIGTERM / SIGINT set the event; senders stop between messages."""
@@ -106,7 +103,7 @@ def _send_report(report: SendReport) -> int:
             f"the server kept failing ({report.last_error}); run `digest send` again to go on",
         )
         return Exit.ERROR
-    return SEND_REFUSED if report.failed else Exit.WRITTEN
+    return Exit.REFUSED if report.failed else Exit.WRITTEN
 
 
 EveryoneOption = Annotated[bool, typer.Option("--all", help="Include those who unsubscribed.")]

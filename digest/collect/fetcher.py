@@ -13,7 +13,6 @@ import importlib.util
 import logging
 import socket
 import ssl
-from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -105,27 +104,6 @@ class Fetcher:
                 raise FetchError("local files are not allowed here")
             return await asyncio.to_thread(self._read_file, url, self._local_path(url))
         raise FetchError(f"unsupported URL scheme {scheme!r}")
-
-    async def fetch_many(
-        self,
-        urls: Iterable[str],
-        validators: Mapping[str, Validators] | None = None,
-        *,
-        accept: str = FEED_ACCEPT,
-        allow_local: bool = True,
-    ) -> dict[str, Fetched | FetchError]:
-        """Fetch distinct URLs concurrently; each failure is returned, not raised."""
-
-        async def one(url: str) -> Fetched | FetchError:
-            try:
-                return await self.fetch(
-                    url, (validators or {}).get(url), accept=accept, allow_local=allow_local
-                )
-            except FetchError as e:
-                return e
-
-        unique = list(dict.fromkeys(urls))
-        return dict(zip(unique, await asyncio.gather(*map(one, unique)), strict=True))
 
     async def _fetch_http(self, url: str, validators: Validators, accept: str) -> Fetched:
         if self._client is None:
@@ -255,27 +233,6 @@ class Fetcher:
         if not content:
             raise FetchError(f"empty file: {path}")
         return Fetched(url, str(path), content)
-
-
-def fetch_all(
-    settings: FetchSettings,
-    urls: Iterable[str],
-    validators: Mapping[str, Validators] | None = None,
-    *,
-    accept: str = FEED_ACCEPT,
-    allow_local: bool = True,
-    base_dir: Path | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> dict[str, Fetched | FetchError]:
-    """Fetch URLs concurrently from synchronous code (not from inside a running event loop)."""
-
-    async def run() -> dict[str, Fetched | FetchError]:
-        async with Fetcher(settings, transport=transport, base_dir=base_dir) as fetcher:
-            return await fetcher.fetch_many(
-                urls, validators, accept=accept, allow_local=allow_local
-            )
-
-    return asyncio.run(run())
 
 
 def _validators(response: httpx.Response) -> Validators:

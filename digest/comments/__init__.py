@@ -48,7 +48,7 @@ def ranked(
     *,
     article: str = "",
     abuse: AbuseFilter = DEFAULT_ABUSE,
-    weights: ranking.Weights = ranking.WEIGHTS,
+    weights: ranking.CommentWeights = ranking.WEIGHTS,
     limit: int | None = None,
     now: datetime | None = None,
 ) -> list[tuple[int, Comment]]:
@@ -75,7 +75,7 @@ def pick_comments(
     """The rule of this package's docstring, applied to one thread."""
     best = ranked(list(comments), article=article, abuse=abuse, limit=per_story, now=now)
     # Comments read as a conversation: oldest first (thread order where undated).
-    best.sort(key=lambda p: (p[1].published is None, _stamp(p[1]), p[0]))
+    best.sort(key=lambda p: (p[1].published is None, _sort_time(p[1]), p[0]))
     return [_shorten(c, max_words) for _, c in best]
 
 
@@ -110,7 +110,7 @@ def showable(
     return [pair for pair, bad in zip(kept, flagged, strict=True) if not bad]
 
 
-def _stamp(comment: Comment) -> float:
+def _sort_time(comment: Comment) -> float:
     return comment.published.timestamp() if comment.published else 0.0
 
 

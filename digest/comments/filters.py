@@ -22,8 +22,8 @@ from digest.models import Comment
 
 logger = logging.getLogger(__name__)
 
-MIN_WORDS = 4
-WORD = re.compile(r"\w+", re.UNICODE)
+MIN_COMMENT_WORDS = 4
+TOKEN = re.compile(r"\w+", re.UNICODE)
 _URL = re.compile(r"(https?://|www\.)\S+", re.I)
 _FIRST = re.compile(
     r"^\W*(first|1st|frist|second|me first|this|\+1|same|lol|this\.?)\W*(post|comment)?\W*$", re.I
@@ -135,8 +135,8 @@ def is_worth_showing(comment: Comment, abuse: AbuseFilter = DEFAULT_ABUSE) -> bo
     if text.lower() in _DELETED or comment.author.lower() in _DELETED:
         return False
     without_links = _URL.sub(" ", text)
-    words = WORD.findall(without_links)
-    if len(words) < MIN_WORDS or _FIRST.match(text) or _REPEATED.search(text):
+    words = TOKEN.findall(without_links)
+    if len(words) < MIN_COMMENT_WORDS or _FIRST.match(text) or _REPEATED.search(text):
         return False
     letters = [c for c in without_links if c.isalpha()]
     if len(letters) > 12 and sum(c.isupper() for c in letters) / len(letters) > 0.6:
@@ -160,7 +160,7 @@ def clean(comment: Comment, article_grams: frozenset[tuple[str, ...]] = frozense
 
 def grams(text: str, n: int = 5) -> frozenset[tuple[str, ...]]:
     """Word n-grams of a text, for spotting quotes of it."""
-    words = WORD.findall(text.casefold())
+    words = TOKEN.findall(text.casefold())
     return frozenset(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
 
 

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from digest.comments.filters import WORD
+from digest.comments.filters import TOKEN
 from digest.models import Comment
 
 SWEET_SPOT = (25, 150)
@@ -51,7 +51,7 @@ MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
-class Weights:
+class CommentWeights:
     """How much each signal counts (`python -m bench.comments --tune` searches them)."""
 
     votes: float = 8.0
@@ -65,7 +65,7 @@ class Weights:
     source_rank: float = 1.0
 
 
-WEIGHTS = Weights()
+WEIGHTS = CommentWeights()
 
 _STOP = frozenset(
     """a about above after again against all also am an and any are as at be because been
@@ -80,13 +80,13 @@ _STOP = frozenset(
 
 def key_terms(article: str, limit: int = 25) -> frozenset[str]:
     """The article's most frequent content words."""
-    counts = Counter(w for w in WORD.findall(article.casefold()) if w not in _STOP and len(w) > 2)
+    counts = Counter(w for w in TOKEN.findall(article.casefold()) if w not in _STOP and len(w) > 2)
     return frozenset(w for w, _ in counts.most_common(limit))
 
 
 def substance(comment: Comment) -> float:
     """0‥1: how much there is to read, best inside the sweet spot."""
-    words = len(WORD.findall(comment.text))
+    words = len(TOKEN.findall(comment.text))
     low, high = SWEET_SPOT
     if words < low:
         return words / low * 0.9
@@ -112,7 +112,7 @@ def people_drawn_in(thread: Sequence[Comment]) -> dict[str, int]:
 def scores(
     comments: Sequence[Comment],
     terms: frozenset[str] = frozenset(),
-    weights: Weights = WEIGHTS,
+    weights: CommentWeights = WEIGHTS,
     *,
     thread: Sequence[Comment] | None = None,
     now: datetime | None = None,
@@ -150,7 +150,7 @@ def scores(
         value += weights.early * (1 - math.log1p(order[position]) / size)
         value += weights.substance * substance(c)
         if terms:
-            used = len(terms & set(WORD.findall(c.text.casefold())))
+            used = len(terms & set(TOKEN.findall(c.text.casefold())))
             value += weights.relevance * min(1.0, used / 5)
         if c.rank is not None:
             value += weights.source_rank / (1 + c.rank)
@@ -161,7 +161,7 @@ def scores(
 def rank(
     comments: Sequence[Comment],
     terms: frozenset[str] = frozenset(),
-    weights: Weights = WEIGHTS,
+    weights: CommentWeights = WEIGHTS,
     *,
     thread: Sequence[Comment] | None = None,
     now: datetime | None = None,
@@ -177,7 +177,7 @@ def rank(
     for position, _ in scored:
         c = comments[position]
         author = c.author.casefold()
-        words = set(WORD.findall(c.text.casefold()))
+        words = set(TOKEN.findall(c.text.casefold()))
         if author in authors:
             continue
         if c.parent and per_parent[c.parent] >= MAX_PER_PARENT:

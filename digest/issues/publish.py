@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from digest.config import Config
@@ -76,13 +77,5 @@ def write_archive(output_dir: Path, config: Config) -> Path:
 
 
 def _archive_entry(issue: Issue, output_dir: Path) -> ArchiveEntry:
-    first = issue.stories[0] if issue.stories else None
-    return ArchiveEntry(
-        id=issue.id,
-        title=issue.title,
-        generated_at=issue.generated_at,
-        story_count=len(issue.stories),
-        first_story=first.title if first else None,
-        first_summary=first.summary[0] if first and first.summary else "",
-        page=WEB_PAGE if (output_dir / issue.id / WEB_PAGE).is_file() else "email.html",
-    )
+    page = WEB_PAGE if (output_dir / issue.id / WEB_PAGE).is_file() else "email.html"
+    return replace(ArchiveEntry.from_issue(issue), page=page)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 from digest.config import Config
-from digest.render.email import ArchiveEntry, safe_url
+from digest.render.email import ArchiveEntry, output_url
 from digest.render.i18n import Words, aware
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -26,7 +26,7 @@ def _slug(text: str) -> str:
 def render_feed(entries: Sequence[ArchiveEntry], config: Config) -> str:
     """Return an Atom feed of the newest issues, each linking to its web version."""
     ET.register_namespace("", ATOM)
-    base = safe_url(config.newsletter.url)
+    base = output_url(config.newsletter.url)
     base = base if not base or base.endswith("/") else base + "/"
     title = config.newsletter.title
     words = Words(config.newsletter.language)

@@ -107,7 +107,7 @@ class ArchiveEntry:
         )
 
 
-def safe_url(value: object, *extra_schemes: str) -> str:
+def output_url(value: object, *extra_schemes: str) -> str:
     """Return `value` when it is an absolute http(s) URL (or an extra scheme), else ""."""
     if not isinstance(value, str):
         return ""
@@ -236,7 +236,7 @@ def _environment(path: tuple[Path, ...], language: str) -> jinja2.Environment:
     )
     words = Words(language)
     env.filters.update(
-        safe_url=safe_url,
+        safe_url=output_url,  # the filter keeps its name: themes use it
         reldate=words.reldate,
         longdate=words.longdate,
         shortdate=words.shortdate,
@@ -260,7 +260,7 @@ def _comment_context(comment: Comment) -> CommentContext:
     return CommentContext(
         author=comment.author,
         paragraphs=[p for p in paragraphs if p],
-        url=safe_url(comment.url),
+        url=output_url(comment.url),
         published=comment.published,
         by_author=comment.by_author,
     )
@@ -273,22 +273,22 @@ def _story_context(
         index=index,
         lead=index == 0,
         title=story.title,
-        url=with_utm(safe_url(story.url), config.theme, issue_id),
+        url=with_utm(output_url(story.url), config.theme, issue_id),
         source=story.source,
         author=story.author,
         published=story.published,
-        image=safe_url(story.image),
+        image=output_url(story.image),
         summary=list(story.summary),
         comment_count=story.comment_count,
         comments=[_comment_context(c) for c in story.comments],
         comments_label=_comments_label(len(story.comments), story.comment_count, t),
-        comments_url=safe_url(story.comments_url) or safe_url(story.url),
+        comments_url=output_url(story.comments_url) or output_url(story.url),
     )
 
 
 def web_url(config: Config, issue_id: str) -> str:
     """Return the public address of an issue's web version, or "" without [newsletter] url."""
-    base = safe_url(config.newsletter.url)
+    base = output_url(config.newsletter.url)
     if not base:
         return ""
     return f"{base.rstrip('/')}/{issue_id}/web.html"
@@ -307,16 +307,16 @@ def issue_context(
         description=settings.description,
         language=settings.language or "en",
         number=number,
-        newsletter_url=safe_url(settings.url),
+        newsletter_url=output_url(settings.url),
         view_url=web_url(config, issue.id),
-        unsubscribe=safe_url(settings.unsubscribe, "mailto"),
+        unsubscribe=output_url(settings.unsubscribe, "mailto"),
         postal_address=settings.postal_address,
         date=issue.generated_at,
         now=issue.generated_at,
         stories=[_story_context(i, s, config, issue.id, t) for i, s in enumerate(issue.stories)],
         story_count=len(issue.stories),
         more_stories=more_stories,
-        theme=theme_context(config.theme, safe_url(config.theme.logo_url)),
+        theme=theme_context(config.theme, output_url(config.theme.logo_url)),
         t=t,
     )
 
@@ -406,9 +406,9 @@ def render_archive(issues: Sequence[ArchiveEntry], config: Config) -> str:
         "title": config.newsletter.title,
         "description": config.newsletter.description,
         "language": config.newsletter.language or "en",
-        "newsletter_url": safe_url(config.newsletter.url),
+        "newsletter_url": output_url(config.newsletter.url),
         "issues": entries,
-        "theme": theme_context(config.theme, safe_url(config.theme.logo_url)),
+        "theme": theme_context(config.theme, output_url(config.theme.logo_url)),
         "t": Words(config.newsletter.language),
     }
     return _render(env, "archive.html.j2", context, config)

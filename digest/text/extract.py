@@ -62,4 +62,4 @@ def from_page(entry: Entry, page: Fetched) -> Article:
     if sum(len(p.split()) for p in paragraphs) < _MIN_EXTRACTED_WORDS:
         logger.info("%s: page held too little text, keeping the feed's", entry.url)
         return Article(entry=entry, paragraphs=fallback.paragraphs, image=image)
-    return Article(entry=entry, paragraphs=tuple(paragraphs), image=image, extracted=True)
+    return Article(entry=entry, paragraphs=tuple(paragraphs), image=image)

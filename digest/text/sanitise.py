@@ -27,13 +27,6 @@ _BLOCK_BOUNDARY = re.compile(r"<\s*/?\s*(" + "|".join(sorted(_BLOCK_TAGS)) + r")
 _WHITESPACE = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-# Tags allowed in HTML that reaches an email body: formatting and links only.
-EMAIL_TAGS = {
-    "a", "b", "strong", "i", "em", "u", "s", "p", "br", "ul", "ol", "li",
-    "blockquote", "q", "cite", "code", "pre", "sub", "sup", "small", "span", "img",
-}  # fmt: skip
-EMAIL_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height"}}
-
 
 def html_to_paragraphs(markup: str) -> list[str]:
     """Plain-text paragraphs of an HTML fragment; scripts, styles and tags removed."""
@@ -55,11 +48,6 @@ def html_to_paragraphs(markup: str) -> list[str]:
         text = html.unescape(text)
     paragraphs = (clean_text(part) for part in text.split(_BREAK))
     return [p for p in paragraphs if p]
-
-
-def html_to_text(markup: str) -> str:
-    """One plain-text string, paragraphs separated by blank lines."""
-    return "\n\n".join(html_to_paragraphs(markup))
 
 
 def clean_text(text: str) -> str:
@@ -91,16 +79,3 @@ def safe_url(url: str | None, base: str | None = None) -> str | None:
         if any(c.isspace() for c in url):
             return None
     return url
-
-
-def sanitise_email_html(markup: str) -> str:
-    """HTML fit for an email body: formatting and http(s) links/images only."""
-    return nh3.clean(
-        markup,
-        tags=EMAIL_TAGS,
-        attributes=EMAIL_ATTRIBUTES,
-        clean_content_tags=_DROP_WITH_CONTENT,
-        url_schemes={"http", "https"},
-        link_rel="noopener noreferrer",
-        strip_comments=True,
-    )

@@ -58,7 +58,7 @@ _SUMY: dict[str, type[AbstractSummarizer]] = {
 
 
 @dataclass(frozen=True)
-class Weights:
+class SummaryWeights:
     """How `auto` weighs its signals (tuned by `bench/summaries.py --tune` on held-in data)."""
 
     position: float = 4.0
@@ -76,7 +76,7 @@ class Weights:
     """Penalty for questions and bare quotes."""
 
 
-DEFAULT_WEIGHTS = Weights()
+DEFAULT_WEIGHTS = SummaryWeights()
 
 
 class Tokenizer:
@@ -117,7 +117,7 @@ def summarise(
     title: str = "",
     algorithm: str = "auto",
     max_words: int = 0,
-    weights: Weights = DEFAULT_WEIGHTS,
+    weights: SummaryWeights = DEFAULT_WEIGHTS,
 ) -> tuple[str, ...]:
     """Up to `count` standalone sentences (at most `max_words` words; 0: no cap), in order.
 
@@ -181,7 +181,7 @@ def _auto(
     positions: Sequence[int],
     language: str,
     title: str,
-    w: Weights,
+    w: SummaryWeights,
     count: int,
     max_words: int,
 ) -> list[int]:

@@ -1,0 +1,202 @@
+"""A real SMTP server for the mail tests: aiosmtpd on 127.0.0.1, STARTTLS with a fresh CA.
+
+`Mailserver` records what it received; the fixtures that start it live in
+conftest.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+USER, PASSWORD = "insider", "pw-Kx81-never-logged"
+SECRET = "token-secret-7f3a9c1e55b2d4e6"
+
+
+# The server -------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    raw: bytes
+    tls: bool
+    authenticated: bool
+    session: int
+
+
+def _opened(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
+
+
+@dataclass
+class Recorder:
+    """An aiosmtpd handler that keeps what it accepts and misbehaves on request."""
+
+    messages: list[Received] = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)  # address → RCPT reply
+    data_replies: list[str] = field(default_factory=list)  # replies to DATA before a 250
+    drops: int = 0  # drop the connection at DATA this many times, before accepting
+    delay: float = 0.0  # seconds per accepted message
+    gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
+    sessions: set[int] = field(default_factory=set)  # connections that delivered
+    peers: set[int] = field(default_factory=set)  # connections that reached DATA
+    rcpts: list[str] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
+    ) -> str:
+        self.rcpts.append(address)
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        assert server.transport is not None
+        self.peers.add(server.transport.get_extra_info("peername")[1])
+        if self.drops > 0:
+            self.drops -= 1
+            assert server.transport is not None
+            server.transport.abort()  # type: ignore[attr-defined]
+            return "250 never heard"
+        if self.data_replies:
+            return self.data_replies.pop(0)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        while not self.gate.is_set():  # held by the test
+            await asyncio.sleep(0.02)
+        content = envelope.original_content or b""
+        assert server.transport is not None
+        peer = server.transport.get_extra_info("peername")
+        self.sessions.add(peer[1])
+        self.messages.append(
+            Received(
+                sender=str(envelope.mail_from),
+                recipients=list(envelope.rcpt_tos),
+                raw=content,
+                tls=server.transport.get_extra_info("ssl_object") is not None,
+                authenticated=bool(session.authenticated),
+                session=peer[1],
+            )
+        )
+        return "250 2.0.0 queued"
+
+    def count(self) -> Counter[str]:
+        return Counter(r for m in self.messages for r in m.recipients)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def authenticate(
+    server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, data: Any
+) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        USER.encode(),
+        PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+@dataclass
+class Mailserver:
+    handler: Recorder
+    port: int
+    ca_file: Path
+
+
+def start_server(ca: trustme.CA, ca_file: Path, implicit_tls: bool = False) -> Iterator[Mailserver]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    handler = Recorder()
+    port = free_port()
+    tls: dict[str, Any] = (
+        {"ssl_context": context}
+        if implicit_tls
+        else {"tls_context": context, "require_starttls": True}
+    )
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticate,
+        # aiosmtpd only knows of STARTTLS; with implicit TLS the socket is already TLS.
+        auth_require_tls=not implicit_tls,
+        auth_exclude_mechanism=["LOGIN"],
+        **tls,
+    )
+    controller.start()
+    try:
+        yield Mailserver(handler, port, ca_file)
+    finally:
+        controller.stop()
+
+
+# The newsletter -------------------------------------------------------------
+
+
+def write_mail_config(
+    folder: Path, server: Mailserver, *, security: str = "starttls", **smtp: object
+) -> Path:
+    settings: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "security": security,
+        "username": USER,
+        "password_env": "TEST_SMTP_PASSWORD",
+        "rate": 0,
+        "retries": 3,
+        "backoff": 0.01,
+        "timeout": 5,
+        "ca_file": str(server.ca_file),
+    }
+    settings.update(smtp)
+    lines = [
+        "[newsletter]",
+        'title = "Test Insider"',
+        'from = "Test Insider <insider@news.example.com>"',
+        'unsubscribe = "https://news.example.com/unsubscribe?t={token}"',
+        'postal_address = "1 Main Street, Springfield"',
+        "",
+        "[[feeds]]",
+        'url = "feed.xml"',
+        "",
+        "[smtp]",
+    ]
+    for key, value in settings.items():
+        lines.append(f"{key} = {value!r}".replace("'", '"'))
+    path = folder / "config.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def wait_for(condition: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.005)
