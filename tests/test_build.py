@@ -223,9 +223,31 @@ def test_strict_fails_when_any_feed_fails(
     three_sites: list[Site], httpserver: HTTPServer, write_config: ConfigWriter
 ) -> None:
     httpserver.expect_request("/500").respond_with_data("boom", status=500)
-    config = write_config(three_sites[0].feed_url, httpserver.url_for("/500"))
-    assert build(config, "--strict")[0] == Exit.ALL_FEEDS_FAILED
+    config = write_config(three_sites[1].feed_url, httpserver.url_for("/500"))
+    code, out, _ = build(config, "--strict")
+    assert code == Exit.ALL_FEEDS_FAILED
+    assert "A feed failed and --strict is on" in out
+    # Decided as soon as the feeds are in: no article page or comment feed was asked for.
+    paths = [request.path for request, _ in httpserver.log]
+    assert paths and all(p.endswith(".xml") or p == "/500" for p in paths), paths
     assert build(config)[0] == Exit.WRITTEN
+
+
+def test_an_unwritable_archive_is_one_line_and_costs_no_story(
+    three_sites: list[Site], write_config: ConfigWriter
+) -> None:
+    config = write_config(three_sites[0].feed_url)
+    output = config.parent / "output"
+    (output / "index.html").mkdir(parents=True)  # a folder where the archive page goes
+    code, out, _ = build(config)
+    assert code == Exit.ERROR
+    error_lines = [line for line in out.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "index.html" in error_lines[0], out
+    assert "Traceback" not in out
+    (output / "index.html").rmdir()
+    code, out, _ = build(config)  # nothing was recorded as sent: the stories come again
+    assert code == Exit.WRITTEN, out
+    assert len(issue_json(output)["stories"]) == 3
 
 
 HOSTILE = [

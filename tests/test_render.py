@@ -18,16 +18,18 @@ from digest.errors import RenderError
 from digest.models import Comment, RenderedIssue
 from digest.render.email import (
     ArchiveEntry,
-    default_theme_dir,
     issue_context,
-    make_environment,
     mjml_to_html,
-    output_url,
-    reldate,
     render_archive,
     render_issue,
+)
+from digest.render.environment import (
+    default_theme_dir,
+    make_environment,
+    output_url,
     template_search_path,
 )
+from digest.render.i18n import Words
 from tests.helpers import HOSTILE, LEAD_TITLE, NOW, SECOND_TITLE, big_issue, make_config, make_issue
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -297,6 +299,7 @@ def test_output_url_extra_scheme() -> None:
     ],
 )
 def test_reldate(delta: timedelta, expected: str) -> None:
+    reldate = Words("en").reldate
     assert reldate(NOW - delta, NOW) == expected
     assert reldate((NOW - delta).replace(tzinfo=None), NOW) == expected  # naive means UTC
 

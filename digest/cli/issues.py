@@ -34,7 +34,7 @@ from digest.config import STARTER_CONFIG, Config, load_config
 from digest.errors import ConfigError, DigestError
 from digest.issues.files import next_issue_id
 from digest.models import FeedStatus
-from digest.render.email import default_theme_dir
+from digest.render.environment import default_theme_dir
 from digest.store import State
 
 if TYPE_CHECKING:

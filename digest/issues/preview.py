@@ -30,7 +30,7 @@ from digest.errors import DigestError
 from digest.issues.files import read_issues
 from digest.issues.publish import WEB_PAGE, issue_files, issue_number, write_archive
 from digest.models import Issue
-from digest.render.email import template_search_path
+from digest.render.environment import template_search_path
 
 logger = logging.getLogger(__name__)
 

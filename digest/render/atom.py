@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 from digest.config import Config
-from digest.render.email import ArchiveEntry, output_url
+from digest.render.email import ArchiveEntry
+from digest.render.environment import output_url
 from digest.render.i18n import Words, aware
 
 ATOM = "http://www.w3.org/2005/Atom"
