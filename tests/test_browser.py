@@ -21,6 +21,8 @@ from digest.issues.preview import Preview, Watcher, make_server, watched_files
 from digest.render.email import render_issue
 from tests.helpers import big_issue, make_config
 
+pytestmark = pytest.mark.slow  # a real Chromium per test
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 WAIT = 60_000  # ms

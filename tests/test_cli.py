@@ -61,6 +61,7 @@ def test_init_writes_a_valid_config_and_the_theme(tmp_path: Path) -> None:
     assert again.exit_code == Exit.ERROR and "exists" in again.output
 
 
+@pytest.mark.slow
 def test_demo_builds_offline(tmp_path: Path) -> None:
     """A subprocess with every outside connection refused still builds the demo."""
     script = (
@@ -103,6 +104,7 @@ def test_demo_twice_rebuilds_the_same_issue(tmp_path: Path) -> None:
     assert len([p for p in out.iterdir() if p.is_dir()]) == 1
 
 
+@pytest.mark.slow
 def test_verbose_logs_to_stderr(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "digest", "build", "--demo", "-v", "-o", str(tmp_path)],
@@ -122,6 +124,7 @@ def test_verbose_logs_to_stderr(tmp_path: Path) -> None:
     ),
     reason="hatchling is not installed (it comes with the test extra)",
 )
+@pytest.mark.slow
 def test_wheel_ships_the_theme_and_the_demo(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
+import pytest
 from typer.testing import CliRunner
 
 from digest.cli import Exit, app
@@ -136,6 +137,7 @@ def test_xss_vectors_leave_nothing_executable(corpus: Path) -> None:
         assert "alert(" not in rendered.html.lower().replace("alert(&", "")
 
 
+@pytest.mark.slow
 def test_real_feeds_all_parse(corpus: Path, tmp_path: Path) -> None:
     files = _feeds(corpus / "feeds")
     code, folder = _build_local(tmp_path, files, max_stories=40)

@@ -214,6 +214,7 @@ def test_rebuild_after_a_template_change(site: tuple[Config, Path]) -> None:
     assert "Edited footer" in (output / "2026-11-26" / "email.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_cli_preview_watches_and_serves_on_loopback(site: tuple[Config, Path]) -> None:
     """The real command in a subprocess: binds 127.0.0.1, re-renders on a config change."""
     config, output = site

@@ -282,6 +282,7 @@ def digest_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "digest", *args]
 
 
+@pytest.mark.slow
 def test_sigterm_mid_send_stops_between_messages_and_once_finishes(
     tmp_path: Path, server: Mailserver
 ) -> None:
@@ -309,6 +310,7 @@ def test_sigterm_mid_send_stops_between_messages_and_once_finishes(
     assert len(list((tmp_path / "output").glob("*/issue.json"))) == 1  # built once
 
 
+@pytest.mark.slow
 def test_foreground_schedule_prints_next_times_and_stops_on_sigterm(
     tmp_path: Path, server: Mailserver
 ) -> None:

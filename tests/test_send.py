@@ -349,6 +349,7 @@ def digest_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "digest", *args]
 
 
+@pytest.mark.slow
 def test_kill_9_mid_list_then_rerun_sends_everyone_once(tmp_path: Path, server: Mailserver) -> None:
     letter = setup_letter(tmp_path, server, count=30)
     server.handler.delay = 0.02
@@ -376,6 +377,7 @@ def test_kill_9_mid_list_then_rerun_sends_everyone_once(tmp_path: Path, server: 
     assert set(log_of(letter).values()) == {"sent"}
 
 
+@pytest.mark.slow
 def test_two_senders_at_once_never_double(tmp_path: Path, server: Mailserver) -> None:
     letter = setup_letter(tmp_path, server, count=12)
     server.handler.delay = 0.25
