@@ -155,7 +155,7 @@ def hidden(comments: Sequence[Comment], *, flat: bool = False) -> list[Comment]:
     for c in comments:
         c = replace(c, score=None, rank=None)
         if flat:
-            c = replace(c, replies=None, parent=None, depth=0)
+            c = replace(c, replies=None, parent=None, depth=0, reply_to=None)
         out.append(c)
     return out
 
