@@ -74,6 +74,10 @@ def _comment(comment: Comment) -> dict[str, Any]:
         "score": comment.score,
         "replies": comment.replies,
         "by_author": comment.by_author,
+        "reply_to": comment.reply_to,
+        "quote": {"author": comment.quote.author, "text": comment.quote.text}
+        if comment.quote
+        else None,
     }
 
 

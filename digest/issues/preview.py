@@ -30,7 +30,7 @@ from digest.config import Config
 from digest.errors import DigestError
 from digest.issues.files import read_issues
 from digest.issues.publish import WEB_PAGE, issue_files, issue_number, write_archive
-from digest.models import Comment, FeedReport, FeedStatus, Issue, Story
+from digest.models import Comment, FeedReport, FeedStatus, Issue, Quote, Story
 from digest.render.email import template_search_path
 
 logger = logging.getLogger(__name__)
@@ -170,6 +170,13 @@ def _when(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
+def _quote(value: Any) -> Quote | None:
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        return None
+    author = value.get("author")
+    return Quote(value["text"], author if isinstance(author, str) else None)
+
+
 def issue_from_record(record: dict[str, Any]) -> Issue:
     """Return the Issue an `issue.json` record describes (the schema in the README)."""
     stories = tuple(
@@ -191,6 +198,8 @@ def issue_from_record(record: dict[str, Any]) -> Issue:
                     score=c.get("score"),
                     replies=c.get("replies"),
                     by_author=c.get("by_author") is True,
+                    reply_to=c.get("reply_to") if isinstance(c.get("reply_to"), str) else None,
+                    quote=_quote(c.get("quote")),
                 )
                 for c in s.get("comments") or ()
             ),

@@ -38,9 +38,16 @@ logger = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
+class QuoteContext(TypedDict):
+    author: str  # who wrote the quoted words, or "" when unknown
+    paragraphs: list[str]
+
+
 class CommentContext(TypedDict):
     author: str
-    paragraphs: list[str]  # the text split at blank lines
+    paragraphs: list[str]  # the commenter's own words, split at blank lines
+    quote: QuoteContext | None  # words the comment quotes, shown apart from its own
+    reply_to: str  # author of the comment it answers, or ""
     url: str  # http(s) or ""
     published: datetime | None
     by_author: bool  # the story's author or the discussion's submitter
@@ -233,8 +240,11 @@ def _environment(path: tuple[Path, ...], language: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=True,
+        extensions=["jinja2.ext.i18n"],
     )
     words = Words(language)
+    # {{ _("Read more →") }} and {% trans %} read the same catalog as t().
+    env.install_gettext_translations(words.translations, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
         safe_url=safe_url,
         reldate=words.reldate,
@@ -255,11 +265,20 @@ def _comments_label(shown: int, total: int | None, t: Words) -> str:
     return t.plural("comments", count) if count else ""
 
 
+def _paragraphs(text: str) -> list[str]:
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
+    return [p for p in paragraphs if p]
+
+
 def _comment_context(comment: Comment) -> CommentContext:
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", comment.text)]
+    quoted = _paragraphs(comment.quote.text) if comment.quote else []
     return CommentContext(
         author=comment.author,
-        paragraphs=[p for p in paragraphs if p],
+        paragraphs=_paragraphs(comment.text),
+        quote=QuoteContext(author=comment.quote.author or "", paragraphs=quoted)
+        if comment.quote and quoted
+        else None,
+        reply_to=comment.reply_to or "",
         url=safe_url(comment.url),
         published=comment.published,
         by_author=comment.by_author,
