@@ -32,7 +32,7 @@ _WROTE_VERBS = (
     "|skrev|kirjoitti|napsal|napísal"
 )
 _WROTE = re.compile(
-    rf"^(?:on .{{3,80}}?,\s*)?@?(?P<who>[^\s:>][^:\n]{{0,60}}?)\s+(?:{_WROTE_VERBS})\s*:\s*$",
+    rf"^(?:on .{{3,80}},\s*)?@?(?P<who>[^\s:>][^:\n]{{0,60}}?)\s+(?:{_WROTE_VERBS})\s*:\s*$",
     re.I,
 )
 _QUOTING = re.compile(
