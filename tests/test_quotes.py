@@ -326,7 +326,7 @@ _QUOTED_WORDS = st.lists(
     max_size=14,
 )
 _OWN_WORDS = st.lists(
-    st.sampled_from("mine camper reno elko january stop dealer warranty".split()),
+    st.sampled_from(["mine", "camper", "reno", "elko", "january", "stop", "dealer", "warranty"]),
     min_size=6,
     max_size=14,
 )
