@@ -57,6 +57,11 @@ def parse_date(value: str, languages: Iterable[str | None] = ()) -> datetime | N
     return None
 
 
+def is_cjk_date(value: str) -> bool:
+    """True for a "2026年11月25日"-style date (Chinese, Japanese)."""
+    return _CJK.search(value) is not None
+
+
 def _translate(text: str, names: dict[str, str]) -> str | None:
     """The date with its month in English and its weekday dropped; None when a word is unknown."""
     if not names:

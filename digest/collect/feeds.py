@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
-from digest.collect.dates import parse_date
+from digest.collect.dates import is_cjk_date, parse_date
 from digest.collect.jsonfeed import looks_like_json_feed, parse_json_feed
 from digest.errors import FeedError
 from digest.models import Entry, Fetched
@@ -174,6 +174,10 @@ def entry_time(raw: Any, language: str | None = None) -> datetime | None:
     for key in ("published", "updated", "created"):
         # dict.get: feedparser's own get() maps missing date keys onto others, with a warning.
         value: time.struct_time | None = dict.get(raw, f"{key}_parsed")
+        text = dict.get(raw, key)
+        if isinstance(text, str) and is_cjk_date(text):
+            # feedparser takes "2026年11月25日" for a Korean format and misreads it.
+            return parse_date(text)
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
