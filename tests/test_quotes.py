@@ -389,3 +389,26 @@ def test_corpus_picks_never_open_with_another_readers_words(corpus: Path) -> Non
             assert not opens_with_earlier_words(pick, earlier), (path.name, pick.text[:120])
             checked += 1
     assert checked >= 30
+
+
+_FRAGMENTS = st.lists(
+    st.sampled_from(
+        [
+            "<blockquote>", "</blockquote>", "<aside class='quote' data-username='x'>",
+            "</aside>", "<p>", "</p>", "&gt; ", "Ann wrote:", "\n\n", "<div class='title'>",
+            "</div>", "<aside class='onebox'>", "Read full topic", "[deleted]", "“", "”",
+            "https://x.example/a", "<script>alert(1)</script>", "<br>", "words here. ",
+        ]
+    )
+    | st.text(max_size=30),
+    max_size=40,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=_FRAGMENTS)
+def test_read_body_takes_any_markup(parts: list[str]) -> None:
+    text, quote = read_body("".join(parts))
+    assert "alert(1)" not in text and (quote is None or "alert(1)" not in quote.text)
+    assert "Read full topic" not in text.split("\n\n")
+    assert quote is None or quote.text.strip()

@@ -98,13 +98,16 @@ def split_text(text: str) -> tuple[str, Quote | None]:
     who: str | None = None
     waiting = False  # after "X wrote:", the next paragraph is the quote
     for paragraph in paragraphs:
-        if _BOILERPLATE.match(paragraph) or (_URL_ONLY.match(paragraph) and len(paragraphs) > 1):
+        short = len(paragraph) <= 160  # the patterns below only ever match short lines
+        url_only = short and _URL_ONLY.match(paragraph) is not None
+        if (short and _BOILERPLATE.match(paragraph)) or (url_only and len(paragraphs) > 1):
             continue
-        header = _WROTE.match(paragraph) or _QUOTING.match(paragraph)
+        header = _header(paragraph) if short else None
         if header:
             who, waiting = _name(header.group("who")), True
             continue
-        inline = _WROTE_INLINE.match(paragraph)
+        colon = paragraph.find(":", 0, 120)
+        inline = _WROTE_INLINE.match(paragraph) if colon > 0 else None
         if inline:
             quotes.append(Quote(inline.group("quote").strip(), _name(inline.group("who"))))
             if inline.group("rest").strip():
@@ -128,6 +131,13 @@ def split_text(text: str) -> tuple[str, Quote | None]:
         who, waiting = None, False
         own.append(paragraph)
     return "\n\n".join(own), quotes[0] if quotes else None
+
+
+def _header(line: str) -> re.Match[str] | None:
+    """The "X wrote:" / "Quoting X:" match of a line introducing a quote, or None."""
+    if not line.rstrip().endswith(":"):
+        return None
+    return _WROTE.match(line) or _QUOTING.match(line)
 
 
 def is_boilerplate(text: str) -> bool:
@@ -241,7 +251,7 @@ def _lift_html_quotes(markup: str, quotes: list[Quote]) -> str:
                 title.drop_tree()
         paragraphs = html_to_paragraphs(_markup(block))
         if paragraphs and who is None:
-            header = _WROTE.match(paragraphs[0]) or _QUOTING.match(paragraphs[0])
+            header = _header(paragraphs[0])
             if header:
                 who, paragraphs = _name(header.group("who")), paragraphs[1:]
         quotes.append(Quote("\n\n".join(paragraphs), who))
@@ -261,7 +271,7 @@ def _quote_author(block: lxml.html.HtmlElement) -> str | None:
     previous = block.getprevious()
     if previous is not None and previous.tag not in ("blockquote", "aside"):
         text = " ".join(previous.text_content().split())
-        header = _WROTE.match(text) or _QUOTING.match(text)
+        header = _header(text) if len(text) <= 160 else None
         if header:
             _drop_keeping_tail(previous)
             return _name(header.group("who"))
