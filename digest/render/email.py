@@ -25,8 +25,9 @@ import jinja2
 
 from digest.config import Config, ThemeSettings
 from digest.errors import RenderError
-from digest.models import Comment, Issue, RenderedIssue, Story
+from digest.models import Issue, RenderedIssue, Story
 from digest.render.budget import fit
+from digest.render.comment_context import CommentContext, comment_context
 from digest.render.i18n import Words, aware
 from digest.render.inline import inline_css, mjml_to_html
 from digest.render.theme import ThemeContext, contrast, theme_context
@@ -36,21 +37,6 @@ __all__ = ["inline_css", "mjml_to_html"]  # re-exported: the render stage's two 
 logger = logging.getLogger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
-
-
-class QuoteContext(TypedDict):
-    author: str  # who wrote the quoted words, or "" when unknown
-    paragraphs: list[str]
-
-
-class CommentContext(TypedDict):
-    author: str
-    paragraphs: list[str]  # the commenter's own words, split at blank lines
-    quote: QuoteContext | None  # words the comment quotes, shown apart from its own
-    reply_to: str  # author of the comment it answers, or ""
-    url: str  # http(s) or ""
-    published: datetime | None
-    by_author: bool  # the story's author or the discussion's submitter
 
 
 class StoryContext(TypedDict):
@@ -265,26 +251,6 @@ def _comments_label(shown: int, total: int | None, t: Words) -> str:
     return t.plural("comments", count) if count else ""
 
 
-def _paragraphs(text: str) -> list[str]:
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
-    return [p for p in paragraphs if p]
-
-
-def _comment_context(comment: Comment) -> CommentContext:
-    quoted = _paragraphs(comment.quote.text) if comment.quote else []
-    return CommentContext(
-        author=comment.author,
-        paragraphs=_paragraphs(comment.text),
-        quote=QuoteContext(author=comment.quote.author or "", paragraphs=quoted)
-        if comment.quote and quoted
-        else None,
-        reply_to=comment.reply_to or "",
-        url=safe_url(comment.url),
-        published=comment.published,
-        by_author=comment.by_author,
-    )
-
-
 def _story_context(
     index: int, story: Story, config: Config, issue_id: str, t: Words
 ) -> StoryContext:
@@ -299,7 +265,7 @@ def _story_context(
         image=safe_url(story.image),
         summary=list(story.summary),
         comment_count=story.comment_count,
-        comments=[_comment_context(c) for c in story.comments],
+        comments=[comment_context(c, safe_url(c.url)) for c in story.comments],
         comments_label=_comments_label(len(story.comments), story.comment_count, t),
         comments_url=safe_url(story.comments_url) or safe_url(story.url),
     )
