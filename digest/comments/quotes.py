@@ -59,6 +59,7 @@ _BOILERPLATE = re.compile(
     r"|see more|show more|load more replies)\W*$",
     re.I,
 )
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _URL_ONLY = re.compile(r"^\s*(?:(?:https?://|www\.)\S+\s*)+$", re.I)
 # Link cards and embeds: a preview of another page, nothing the commenter wrote.
 _CARD_XPATH = (
@@ -81,6 +82,7 @@ ECHO_MIN_WORDS = 4
 def read_body(markup: str) -> tuple[str, Quote | None]:
     """(the commenter's own text, the first quote) of untrusted comment HTML."""
     quotes: list[Quote] = []
+    markup = _CONTROL.sub("", markup)  # lxml refuses them (and they are nobody's words)
     if markup and ("quote" in markup or "onebox" in markup or "lazyYT" in markup):
         markup = _lift_html_quotes(markup, quotes)
     own, text_quote = split_text("\n\n".join(html_to_paragraphs(markup)))
