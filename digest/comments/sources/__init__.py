@@ -23,6 +23,7 @@ from digest.models import Comment, CommentThread, Fetched, Quote
 from digest.text.sanitise import html_to_paragraphs, safe_url
 
 JSON_ACCEPT = "application/json"
+_NOBODY = {"[deleted]", "[removed]", "Anonymous", ""}
 _NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -102,6 +103,8 @@ def finish(
         by_author = c.by_author or (submitter is not None and c.author == submitter)
         parent = by_id.get(c.parent) if c.parent else None
         reply_to = c.reply_to or (parent.author if parent is not None else None)
+        if reply_to in _NOBODY or reply_to == c.author:
+            reply_to = None  # "replying to [deleted]" or to oneself says nothing
         done.append(
             replace(
                 c,
