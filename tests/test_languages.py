@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from digest.cli import Exit, app
 from digest.collect.dates import parse_date
+from digest.render.email import make_environment
 from digest.render.i18n import LOCALE_DIR, MESSAGES, PLURALS, Words, available
 from digest.text.languages import NAMES
 from tests.conftest import REPO, ConfigWriter
@@ -256,3 +257,15 @@ def test_a_build_prints_nothing_on_stderr(
     assert done.stderr.strip() == ""  # (the progress bar leaves a bare line break)
     html = next((config.parent / "output").glob("*/email.html")).read_text()
     assert "Continuar lendo" in html and "Read more" not in html
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("de", "Weiterlesen →"), ("ru", "Читать далее →"), ("xx", "Read more →")],
+)
+def test_themes_can_use_jinja_i18n(tmp_path: Path, language: str, expected: str) -> None:
+    from tests.test_render import make_config
+
+    env = make_environment(make_config(tmp_path, language=language))
+    assert env.from_string('{{ _("Read more →") }}').render() == expected
+    assert env.from_string('{{ _("A theme\'s own words") }}').render() == "A theme's own words"
