@@ -37,6 +37,7 @@ import json
 import math
 import os
 import random
+import re
 import statistics
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -155,7 +156,7 @@ def hidden(comments: Sequence[Comment], *, flat: bool = False) -> list[Comment]:
     for c in comments:
         c = replace(c, score=None, rank=None)
         if flat:
-            c = replace(c, replies=None, parent=None, depth=0)
+            c = replace(c, replies=None, parent=None, depth=0, reply_to=None)
         out.append(c)
     return out
 
@@ -288,6 +289,35 @@ def per_thread(part: Sequence[Thread]) -> None:
         print(f"  {t.name:40} {len(t.pool):5} " + " ".join(f"{f:.3f}" for f in figures))
 
 
+def opens_with_earlier_words(thread: Thread, position: int) -> bool:
+    """Whether the pick's first sentence is mostly (60 % of its word 4-grams) in an earlier
+    comment by someone else: another reader's words shown as the commenter's."""
+    comment = thread.comments[position]
+    first = re.split(r"(?<=[.!?])\s+", comment.text.strip(), maxsplit=1)[0]
+    grams = _grams(first)
+    if len(grams) < 3:
+        return False
+    for earlier in thread.comments[:position]:  # oldest first
+        if earlier.author != comment.author:
+            shared = len(grams & _grams(earlier.text))
+            if shared / len(grams) >= 0.6:
+                return True
+    return False
+
+
+def _grams(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.casefold())
+    return {tuple(words[i : i + 4]) for i in range(len(words) - 3)}
+
+
+def quoting_table(threads: Sequence[Thread]) -> None:
+    print("\nPicks opening with an earlier reader's words (every thread, 3 picks each):")
+    for name, picker in (("votes hidden", rule()), ("votes visible", rule(votes=True))):
+        picks = [(t, i) for t in threads for i in picker(t)]
+        bad = sum(opens_with_earlier_words(t, i) for t, i in picks)
+        print(f"  {name}: {bad} of {len(picks)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tune", action="store_true", help="search weights on the tuning part")
@@ -304,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     table("held-out", held)
     per_thread(held)
     table("tuning", tuning)
+    quoting_table(threads)
     return 0
 
 

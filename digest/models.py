@@ -83,6 +83,14 @@ class Article:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """Words a comment repeats from someone else, kept apart from the commenter's own."""
+
+    text: str  # plain text, paragraphs separated by blank lines
+    author: str | None = None  # who wrote them, when the comment or the thread says
+
+
+@dataclass(frozen=True)
 class Comment:
     author: str
     text: str  # plain text, paragraphs separated by blank lines
@@ -96,6 +104,8 @@ class Comment:
     source: str | None = None  # "wordpress", "reddit", "hackernews", "discourse", "mastodon"
     rank: int | None = None  # place among its siblings where the source ranks them (HN)
     by_author: bool = False  # written by the story's author or the discussion's submitter
+    quote: Quote | None = None  # what it quotes (never part of `text`)
+    reply_to: str | None = None  # the author of the comment it answers
 
 
 @dataclass(frozen=True)

@@ -136,5 +136,6 @@ def test_wheel_ships_the_theme_and_the_demo(tmp_path: Path) -> None:
     assert "digest/templates/default/digest.mjml.j2" in names
     assert "digest/templates/default/partials/story.mjml.j2" in names
     assert "digest/demo/config.toml" in names
+    assert "digest/render/locale/pt/LC_MESSAGES/digest.po" in names  # compiled at first use
     assert any(n.startswith("digest/demo/site/images/") for n in names)
     assert not any(n.startswith("tests/") for n in names)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
+from digest.collect.dates import is_cjk_date, parse_date
 from digest.collect.jsonfeed import looks_like_json_feed, parse_json_feed
 from digest.errors import FeedError
 from digest.models import Entry, Fetched
@@ -118,7 +119,7 @@ def _entry(raw: Any, fetched: Fetched, source: str, language: str | None) -> Ent
         source=source,
         feed_url=fetched.url,
         author=_author(raw),
-        published=entry_time(raw),
+        published=entry_time(raw, language),
         image=_image(raw, base),
         content_html=content_html,
         language=language,
@@ -164,16 +165,30 @@ def _author(raw: Any) -> str | None:
     return name or None
 
 
-def entry_time(raw: Any) -> datetime | None:
-    """When the item was published (else updated), timezone-aware."""
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+def entry_time(raw: Any, language: str | None = None) -> datetime | None:
+    """When the item was published (else updated), timezone-aware.
+
+    A date feedparser could not read (month names in another language) is read
+    with the names of the feed's `language`, else of the languages digest knows.
+    """
+    for key in ("published", "updated", "created"):
         # dict.get: feedparser's own get() maps missing date keys onto others, with a warning.
-        value: time.struct_time | None = dict.get(raw, key)
+        value: time.struct_time | None = dict.get(raw, f"{key}_parsed")
+        text = dict.get(raw, key)
+        if isinstance(text, str) and is_cjk_date(text):
+            # feedparser takes "2026年11月25日" for a Korean format and misreads it.
+            return parse_date(text)
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
             except (OverflowError, ValueError, OSError):
                 continue
+    for key in ("published", "updated", "created"):
+        text = dict.get(raw, key)
+        if isinstance(text, str) and text.strip():
+            when = parse_date(text, (language,))
+            if when is not None:
+                return when
     return None
 
 

@@ -19,6 +19,13 @@ and a signal the source lacks weighs nothing:
   comments were read by most readers; the log keeps the first few apart and
   the long tail together.
 - substance: length in a sweet spot (25–150 words), not just links or emoji.
+- stands alone: content words enough to be read without the comment it
+  answers (twelve or more), halved for an opening that only acknowledges
+  ("Ahh. Ok.", "Thanks!", "Exactly"): such replies lose to substantive posts.
+- reads like a reply (a flat thread only, where nothing says who answers
+  whom): opening by addressing someone ("You…", "That…", "Yes", "@name")
+  costs `flat_reply`. Replies are read by fewer people than comments on the
+  story, and here the opening is the only sign of one.
 - relevance: share of the article's key terms the comment uses.
 - source rank: the source's own order among siblings (Reddit's "best";
   Hacker News shows no points, so there its order stands in for votes).
@@ -31,6 +38,7 @@ replies to the same parent, no near-duplicates.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,6 +69,8 @@ class CommentWeights:
     author: float = 0.5
     early: float = 2.0
     substance: float = 1.5
+    standalone: float = 1.0
+    flat_reply: float = 0.5  # chosen on the tuning threads' flat case (0.3‥1 tried)
     relevance: float = 0.3
     source_rank: float = 1.0
 
@@ -93,6 +103,32 @@ def substance(comment: Comment) -> float:
     if words <= high:
         return 0.9 + 0.1 * words / high  # a slight preference for the fuller one
     return max(0.2, 1.0 - (words - high) / 400)
+
+
+_ACKNOWLEDGE = re.compile(
+    r"^\W*(?:a+h+|o+h+|ok(?:ay)?|k|thanks?|thank you|thx|ty|yes|yeah|yep|yup|no|nope|nah|this"
+    r"|exactly|agreed|same|lol|lmao|ha(?:ha)+|true|right|indeed|wow|sure|fair(?: enough)?"
+    r"|good point|great point|well said|me too|\+1|i see|got it|hmm+|ikr|wtf|omg|damn|nice"
+    r"|merci|danke|gracias|obrigad[oa]|grazie|bedankt|спасибо)\b",
+    re.I,
+)
+_ADDRESSING = re.compile(
+    r"^\W*(?:you|your|you're|youre|that|this|it|yes|yeah|yep|no|nope|i agree|agreed|exactly"
+    r"|lol|haha|well|but|so|and|same|what|why|how|ok|okay|thanks|thank you|true|nah|wow|right"
+    r"|he|she|they|@\w+)\b",
+    re.I,
+)
+STANDALONE_WORDS = 12
+"""Content words (not stop words) a comment needs to be read on its own."""
+
+
+def stands_alone(comment: Comment) -> float:
+    """0‥1: how well the comment reads without the one it answers."""
+    if not _ACKNOWLEDGE.match(comment.text):
+        return 1.0
+    words = TOKEN.findall(comment.text.casefold())
+    content = sum(1 for w in words if w not in _STOP and len(w) > 2)
+    return 0.5 * min(1.0, content / STANDALONE_WORDS)
 
 
 def people_drawn_in(thread: Sequence[Comment]) -> dict[str, int]:
@@ -132,6 +168,7 @@ def scores(
     most_replies = max((c.replies or 0 for c in comments), default=0)
     order = _time_order(comments)
     size = math.log1p(len(comments))
+    flat = not any(c.parent for c in (thread if thread is not None else comments))
     out = []
     for position, c in enumerate(comments):
         value = 0.0
@@ -149,6 +186,9 @@ def scores(
             value += weights.author
         value += weights.early * (1 - math.log1p(order[position]) / size)
         value += weights.substance * substance(c)
+        value += weights.standalone * stands_alone(c)
+        if flat and _ADDRESSING.match(c.text):
+            value -= weights.flat_reply
         if terms:
             used = len(terms & set(TOKEN.findall(c.text.casefold())))
             value += weights.relevance * min(1.0, used / 5)

@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from digest.models import Comment, FeedReport, FeedStatus, Issue, Story
+from digest.models import Comment, FeedReport, FeedStatus, Issue, Quote, Story
 
 
 def dumps(issue: Issue, subject: str | None = None) -> str:
@@ -97,6 +97,10 @@ def _comment(comment: Comment) -> dict[str, Any]:
         "score": comment.score,
         "replies": comment.replies,
         "by_author": comment.by_author,
+        "reply_to": comment.reply_to,
+        "quote": {"author": comment.quote.author, "text": comment.quote.text}
+        if comment.quote
+        else None,
     }
 
 
@@ -124,7 +128,16 @@ def _read_comment(c: dict[str, Any]) -> Comment:
         score=c.get("score"),
         replies=c.get("replies"),
         by_author=c.get("by_author") is True,
+        reply_to=c.get("reply_to") if isinstance(c.get("reply_to"), str) else None,
+        quote=_read_quote(c.get("quote")),
     )
+
+
+def _read_quote(value: Any) -> Quote | None:
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        return None
+    author = value.get("author")
+    return Quote(value["text"], author if isinstance(author, str) else None)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -22,8 +22,9 @@ import jinja2
 
 from digest.config import Config
 from digest.errors import RenderError
-from digest.models import Comment, Issue, RenderedIssue, Story
+from digest.models import Issue, RenderedIssue, Story
 from digest.render.budget import fit
+from digest.render.comment_context import CommentContext, comment_context
 from digest.render.environment import (
     LinkRefs,
     make_environment,
@@ -40,14 +41,6 @@ __all__ = ["inline_css", "mjml_to_html"]  # re-exported: the render stage's two 
 logger = logging.getLogger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
-
-
-class CommentContext(TypedDict):
-    author: str
-    paragraphs: list[str]  # the text split at blank lines
-    url: str  # http(s) or ""
-    published: datetime | None
-    by_author: bool  # the story's author or the discussion's submitter
 
 
 class StoryContext(TypedDict):
@@ -118,17 +111,6 @@ def _comments_label(shown: int, total: int | None, t: Words) -> str:
     return t.plural("comments", count) if count else ""
 
 
-def _comment_context(comment: Comment) -> CommentContext:
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", comment.text)]
-    return CommentContext(
-        author=comment.author,
-        paragraphs=[p for p in paragraphs if p],
-        url=output_url(comment.url),
-        published=comment.published,
-        by_author=comment.by_author,
-    )
-
-
 def _story_context(
     index: int, story: Story, config: Config, issue_id: str, t: Words
 ) -> StoryContext:
@@ -143,7 +125,7 @@ def _story_context(
         image=output_url(story.image),
         summary=list(story.summary),
         comment_count=story.comment_count,
-        comments=[_comment_context(c) for c in story.comments],
+        comments=[comment_context(c, output_url(c.url)) for c in story.comments],
         comments_label=_comments_label(len(story.comments), story.comment_count, t),
         comments_url=output_url(story.comments_url) or output_url(story.url),
     )

@@ -132,8 +132,11 @@ def _environment(path: tuple[Path, ...], language: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=True,
+        extensions=["jinja2.ext.i18n"],
     )
     words = Words(language)
+    # {{ _("Read more →") }} and {% trans %} read the same catalog as t().
+    env.install_gettext_translations(words.translations, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
         safe_url=output_url,  # the filter keeps its name: themes use it
         reldate=words.reldate,

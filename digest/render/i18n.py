@@ -1,120 +1,113 @@
-"""The newsletter's own words and dates in `[newsletter] language` (en, fr, de, es).
+"""The newsletter's own words and dates in `[newsletter] language`.
 
-Dates come from Babel (CLDR), so any language Babel knows gets its dates right;
-the theme's fixed words are translated here for the four languages above and
-fall back to English for the rest.
+Dates come from Babel (CLDR), so any language Babel knows gets its dates right.
+The theme's fixed words come from gettext catalogs in `locale/<lang>/LC_MESSAGES/
+digest.po` (one per language the summariser supports; `locale/digest.pot` is
+the template to start a new one). A catalog is compiled with Babel's
+`babel.messages` the first time it is used, in memory (no build step, nothing
+written into the installed package), and its plural rules follow the
+catalog's Plural-Forms header ("1 комментарий", "3 комментария", "5 комментариев").
+Themes use `t("read_more")` or Jinja's i18n extension (`{{ _("Read more →") }}`).
+A language without a catalog falls back to English.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_skeleton, format_timedelta
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+logger = logging.getLogger(__name__)
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "digest"
 
 # Plain "en" reads dates the British way ("Thursday, 26 November 2026"): day before month
 # is understood everywhere, and "en-US" still gets "November 26".
 _DEFAULT_REGION = {"en": "en_GB"}
+# Tags whose catalog goes by another name.
+_ALIASES = {"no": "nb", "nn": "nb"}
 
-STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "issue": "Issue {number}",
-        "read_more": "Read more →",
-        "read_comment": "Read comment",
-        "join": "Join the conversation",
-        "by_author": "author",
-        "comments_one": "1 comment",
-        "comments_many": "{count} comments",
-        "comments_some": "{shown} of {total} comments",
-        "by": "by {author}",
-        "more_stories_one": "and 1 more story",
-        "more_stories_many": "and {count} more stories",
-        "and_more": "and {count} more",
-        "why": "You are receiving {title} because you subscribed.",
-        "unsubscribe": "Unsubscribe",
-        "view_in_browser": "View in browser",
-        "archive": "Archive",
-        "stories_one": "1 story",
-        "stories_many": "{count} stories",
-        "just_now": "just now",
-        "no_issues": "No issues yet.",
-        "email_width": "Email width",
-        "desktop": "Desktop",
-        "phone": "Phone",
-        "text_part": "Text part",
-        "links": "Links",
-    },
-    "fr": {
-        "issue": "Numéro {number}",
-        "read_more": "Lire la suite →",
-        "read_comment": "Lire le commentaire",
-        "join": "Rejoignez la discussion",
-        "by_author": "auteur",
-        "comments_one": "1 commentaire",
-        "comments_many": "{count} commentaires",
-        "comments_some": "{shown} commentaires sur {total}",
-        "by": "par {author}",
-        "more_stories_one": "et 1 autre article",
-        "more_stories_many": "et {count} autres articles",
-        "and_more": "et {count} autres",
-        "why": "Vous recevez {title} parce que vous vous y êtes abonné.",
-        "unsubscribe": "Se désabonner",
-        "view_in_browser": "Voir dans le navigateur",
-        "archive": "Archives",
-        "stories_one": "1 article",
-        "stories_many": "{count} articles",
-        "just_now": "à l’instant",
-        "no_issues": "Aucun numéro pour l’instant.",
-        "links": "Liens",
-    },
-    "de": {
-        "issue": "Ausgabe {number}",
-        "read_more": "Weiterlesen →",
-        "read_comment": "Kommentar lesen",
-        "join": "Diskutieren Sie mit",
-        "by_author": "Autor",
-        "comments_one": "1 Kommentar",
-        "comments_many": "{count} Kommentare",
-        "comments_some": "{shown} von {total} Kommentaren",
-        "by": "von {author}",
-        "more_stories_one": "und 1 weiterer Artikel",
-        "more_stories_many": "und {count} weitere Artikel",
-        "and_more": "und {count} weitere",
-        "why": "Sie erhalten {title}, weil Sie den Newsletter abonniert haben.",
-        "unsubscribe": "Abbestellen",
-        "view_in_browser": "Im Browser ansehen",
-        "archive": "Archiv",
-        "stories_one": "1 Artikel",
-        "stories_many": "{count} Artikel",
-        "just_now": "gerade eben",
-        "no_issues": "Noch keine Ausgaben.",
-        "links": "Links",
-    },
-    "es": {
-        "issue": "Número {number}",
-        "read_more": "Seguir leyendo →",
-        "read_comment": "Leer comentario",
-        "join": "Únete a la conversación",
-        "by_author": "autor",
-        "comments_one": "1 comentario",
-        "comments_many": "{count} comentarios",
-        "comments_some": "{shown} de {total} comentarios",
-        "by": "por {author}",
-        "more_stories_one": "y 1 artículo más",
-        "more_stories_many": "y {count} artículos más",
-        "and_more": "y {count} más",
-        "why": "Recibes {title} porque te suscribiste.",
-        "unsubscribe": "Darse de baja",
-        "view_in_browser": "Ver en el navegador",
-        "archive": "Archivo",
-        "stories_one": "1 artículo",
-        "stories_many": "{count} artículos",
-        "just_now": "ahora mismo",
-        "no_issues": "Todavía no hay números.",
-        "links": "Enlaces",
-    },
+MESSAGES: dict[str, str] = {
+    "issue": "Issue {number}",
+    "read_more": "Read more →",
+    "read_comment": "Read comment",
+    "join": "Join the conversation",
+    "by_author": "author",
+    "by": "by {author}",
+    "why": "You are receiving {title} because you subscribed.",
+    "unsubscribe": "Unsubscribe",
+    "view_in_browser": "View in browser",
+    "archive": "Archive",
+    "just_now": "just now",
+    "no_issues": "No issues yet.",
+    "email_width": "Email width",
+    "desktop": "Desktop",
+    "phone": "Phone",
+    "text_part": "Text part",
+    "links": "Links",
+    "replying_to": "replying to {author}",
+    "wrote": "{author} wrote:",
+    "quoted": "Quoted:",
+    "sent_by": "Sent by {name}",
+    "atom_feed": "Atom feed",
 }
+"""Each key the templates pass to `t()` and its English text, the catalogs' msgid."""
+
+PLURALS: dict[str, tuple[str, str]] = {
+    "comments": ("{count} comment", "{count} comments"),
+    "comments_some": ("{shown} of {total} comments", "{shown} of {total} comments"),
+    "more_stories": ("and {count} more story", "and {count} more stories"),
+    "and_more": ("and {count} more", "and {count} more"),
+    "stories": ("{count} story", "{count} stories"),
+}
+"""Keys whose words depend on a number: (singular msgid, plural msgid)."""
+
+# The number that chooses the plural form of each plural key.
+_COUNTED_BY = {"comments_some": "shown"}
+
+
+def available() -> list[str]:
+    """The languages with a catalog, e.g. ["cs", "da", "de", …]."""
+    return sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    """The compiled catalog for `language` ("pt-BR" → pt), English when there is none."""
+    for tag in _candidates(language):
+        po = LOCALE_DIR / tag / "LC_MESSAGES" / f"{DOMAIN}.po"
+        if po.is_file():
+            return _compile(po, tag)
+    return NullTranslations()
+
+
+def _candidates(language: str) -> list[str]:
+    tag = (language or "en").replace("-", "_")
+    primary = tag.split("_")[0].lower()
+    return [tag, _ALIASES.get(primary, primary)]
+
+
+def _compile(po: Path, tag: str) -> NullTranslations:
+    """The .po compiled to .mo in memory (a shipped .mo beside it is used when newer)."""
+    mo = po.with_suffix(".mo")
+    if mo.is_file() and mo.stat().st_mtime >= po.stat().st_mtime:
+        with mo.open("rb") as f:
+            return Translations(f, domain=DOMAIN)
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=tag, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
 
 
 @cache
@@ -133,14 +126,34 @@ class Words:
     def __init__(self, language: str) -> None:
         self.language = language or "en"
         self.locale = locale_for(self.language)
-        self.table = STRINGS["en"] | STRINGS.get(self.locale.language, {})
+        self.translations = translations(self.language)
 
     def __call__(self, key: str, **values: object) -> str:
-        return self.table[key].format(**values)
+        """The words for `key` with `values` filled in; plural keys take their number too."""
+        if key in PLURALS:
+            number = values.get(_COUNTED_BY.get(key, "count"), 0)
+            return self._plural(key, number if isinstance(number, int) else 0, values)
+        base, _, form = key.rpartition("_")
+        if base in PLURALS and form in ("one", "many"):  # the keys of earlier themes
+            count = values.get("count", 1 if form == "one" else 2)
+            number = count if isinstance(count, int) else 2
+            return self._plural(base, number, {"count": number, **values})
+        return self.translations.gettext(MESSAGES[key]).format(**values)
 
     def plural(self, key: str, count: int) -> str:
-        """Return `<key>_one` for 1, else `<key>_many` with the count filled in."""
-        return self(f"{key}_one" if count == 1 else f"{key}_many", count=count)
+        """The words for `count` things of `key`, in the language's plural form."""
+        return self._plural(key, count, {"count": count})
+
+    def gettext(self, message: str) -> str:
+        """The translation of an English msgid (for Jinja's i18n extension)."""
+        return self.translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, count: int) -> str:
+        return self.translations.ngettext(singular, plural, count)
+
+    def _plural(self, key: str, count: int, values: dict[str, object]) -> str:
+        singular, plural = PLURALS[key]
+        return self.translations.ngettext(singular, plural, count).format(**values)
 
     def longdate(self, value: datetime) -> str:
         """Return "Thursday, 26 November 2026", "jeudi 26 novembre 2026"…"""

@@ -77,7 +77,9 @@ def stemmer(language: str) -> Callable[[str], str]:
         return str.lower
     try:
         stem: Callable[[str], str] = Stemmer(name)
-    except LookupError:
+        stem("word")  # sumy's Greek stemmer fails only when used (it needs another package)
+    except (LookupError, ValueError):
+        logger.warning("no stemmer for language %r: summarising without", language)
         return str.lower
     return stem
 

@@ -17,11 +17,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from digest.comments.quotes import lift_echoes, read_body
 from digest.errors import FeedError
-from digest.models import Comment, CommentThread, Fetched
+from digest.models import Comment, CommentThread, Fetched, Quote
 from digest.text.sanitise import html_to_paragraphs, safe_url
 
 JSON_ACCEPT = "application/json"
+_NOBODY = {"[deleted]", "[removed]", "Anonymous", ""}
 _NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -60,6 +62,11 @@ def text_of(markup: str) -> str:
     return "\n\n".join(html_to_paragraphs(markup))
 
 
+def body_of(markup: str) -> tuple[str, Quote | None]:
+    """(the commenter's own plain text, the first quote) of untrusted comment HTML."""
+    return read_body(markup)
+
+
 def host_of(url: str) -> str:
     try:
         return (urlsplit(url).hostname or "").lower()
@@ -73,7 +80,8 @@ def finish(
     """A thread with depth and direct-reply counts filled in where the source left them out.
 
     Comments by `submitter` (who posted the story or opened the discussion) are
-    marked `by_author`.
+    marked `by_author`; a reply names its parent's author (`reply_to`), and an
+    opening that repeats an earlier reader's words becomes a quote of them.
     """
     items = list(comments)
     ids = {c.id for c in items if c.id}
@@ -93,9 +101,21 @@ def finish(
                 depth += 1
         replies = c.replies if c.replies is not None else children.get(c.id or "", 0)
         by_author = c.by_author or (submitter is not None and c.author == submitter)
+        parent = by_id.get(c.parent) if c.parent else None
+        reply_to = c.reply_to or (parent.author if parent is not None else None)
+        if reply_to in _NOBODY or reply_to == c.author:
+            reply_to = None  # "replying to [deleted]" or to oneself says nothing
         done.append(
-            replace(c, depth=depth, replies=replies, url=safe_url(c.url), by_author=by_author)
+            replace(
+                c,
+                depth=depth,
+                replies=replies,
+                url=safe_url(c.url),
+                by_author=by_author,
+                reply_to=reply_to,
+            )
         )
+    done = lift_echoes(done)
     return CommentThread(comments=tuple(done), total=total if total is not None else len(done))
 
 

@@ -1,7 +1,8 @@
 """Discourse topics: `/t/<id>.json` (or `/t/<id>/posts.json`), likes as votes.
 
 The first post is the topic itself, not a comment. Quote boxes (`aside.quote`)
-repeat someone else's words, so they are removed before the text is read.
+repeat someone else's words: the first becomes the comment's `quote`, credited
+to its `data-username` (digest/comments/quotes.py).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import lxml.html
-
-from digest.comments.sources import JSON_ACCEPT, Source, finish, iso_time, load_json, text_of
+from digest.comments.sources import JSON_ACCEPT, Source, body_of, finish, iso_time, load_json
 from digest.errors import FeedError
 from digest.models import Comment, CommentThread, Fetched
 
@@ -65,9 +64,10 @@ def _comment(
     parent_number = post.get("reply_to_post_number")
     parent = by_number.get(parent_number) if parent_number not in (None, 1) else None
     path = post.get("post_url")
+    text, quote = body_of(str(post.get("cooked") or ""))
     return Comment(
         author=str(post.get("name") or post.get("username") or "Anonymous"),
-        text="[deleted]" if deleted else text_of(_without_quotes(str(post.get("cooked") or ""))),
+        text="[deleted]" if deleted else text,
         url=base + path if isinstance(path, str) and path.startswith("/") and base else None,
         published=iso_time(post.get("created_at")),
         score=float(_likes(post)),
@@ -76,6 +76,7 @@ def _comment(
         parent=str(parent.get("id")) if isinstance(parent, dict) else None,
         source="discourse",
         by_author=opener is not None and post.get("username") == opener,
+        quote=None if deleted else quote,
     )
 
 
@@ -86,18 +87,6 @@ def _likes(post: dict[str, Any]) -> int:
         if isinstance(action, dict) and action.get("id") == 2:
             return int(action.get("count") or 0)
     return 0
-
-
-def _without_quotes(cooked: str) -> str:
-    if "quote" not in cooked:
-        return cooked
-    try:
-        root = lxml.html.fragment_fromstring(cooked, create_parent="div")
-    except (ValueError, lxml.etree.ParserError):
-        return cooked
-    for aside in root.xpath('.//aside[contains(concat(" ", @class, " "), " quote ")]'):
-        aside.drop_tree()
-    return str(lxml.html.tostring(root, encoding="unicode"))
 
 
 def _origin(url: str) -> str:

@@ -12,11 +12,11 @@ from typing import Any
 from digest.comments.sources import (
     JSON_ACCEPT,
     Source,
+    body_of,
     finish,
     host_of,
     iso_time,
     load_json,
-    text_of,
 )
 from digest.errors import FeedError
 from digest.models import Comment, CommentThread, Fetched
@@ -55,10 +55,11 @@ def _walk(children: list[Any], parent: str | None, depth: int, out: list[Comment
         if not isinstance(kids, list):
             kids = []
         points = item.get("points")
+        text, quote = body_of(str(item.get("text") or ""))
         out.append(
             Comment(
                 author=str(item.get("author") or "[deleted]"),
-                text=text_of(str(item.get("text") or "")),
+                text=text,
                 url=_ITEM + ident if ident.isdigit() else None,
                 published=iso_time(item.get("created_at")),
                 score=float(points) if isinstance(points, int | float) else None,
@@ -67,6 +68,7 @@ def _walk(children: list[Any], parent: str | None, depth: int, out: list[Comment
                 parent=parent,
                 depth=depth,
                 source="hackernews",
+                quote=quote,
                 rank=rank,
             )
         )

@@ -10,7 +10,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from digest.comments.sources import JSON_ACCEPT, Source, finish, iso_time, load_json, text_of
+from digest.comments.sources import JSON_ACCEPT, Source, body_of, finish, iso_time, load_json
 from digest.errors import FeedError
 from digest.models import Comment, CommentThread, Fetched
 
@@ -45,7 +45,7 @@ def _comment(status: dict[str, Any], ids: set[str]) -> Comment:
     favourites = status.get("favourites_count")
     replies = status.get("replies_count")
     deleted = status.get("visibility") not in (None, "public", "unlisted")
-    text = text_of(str(status.get("content") or ""))
+    text, quote = body_of(str(status.get("content") or ""))
     return Comment(
         author=str(account.get("display_name") or account.get("acct") or "Anonymous"),
         text="[removed]" if deleted or status.get("sensitive") else text,
@@ -56,6 +56,7 @@ def _comment(status: dict[str, Any], ids: set[str]) -> Comment:
         id=str(status.get("id")),
         parent=parent if parent in ids else None,
         source="mastodon",
+        quote=quote,
     )
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from digest.comments.sources import JSON_ACCEPT, Source, finish, host_of, load_json, text_of
+from digest.comments.sources import JSON_ACCEPT, Source, body_of, finish, host_of, load_json
 from digest.errors import FeedError
 from digest.models import Comment, CommentThread, Fetched
 
@@ -75,9 +75,9 @@ def _walk(children: list[Any], parent: str | None, depth: int, out: list[Comment
         body_html = data.get("body_html")
         if isinstance(body_html, str) and body_html:
             # Without raw_json=1 Reddit escapes the HTML once more.
-            text = text_of(html.unescape(body_html) if "&lt;" in body_html else body_html)
+            text, quote = body_of(html.unescape(body_html) if "&lt;" in body_html else body_html)
         else:
-            text = text_of(html.escape(str(data.get("body") or "")))
+            text, quote = body_of(_markdown_paragraphs(str(data.get("body") or "")))
         score = data.get("score")
         created = data.get("created_utc")
         permalink = data.get("permalink")
@@ -95,10 +95,16 @@ def _walk(children: list[Any], parent: str | None, depth: int, out: list[Comment
                 parent=parent,
                 depth=depth,
                 source="reddit",
+                quote=quote,
                 rank=rank,
             )
         )
         _walk(replies, name, depth + 1, out)
+
+
+def _markdown_paragraphs(body: str) -> str:
+    """Markdown source as escaped HTML paragraphs (blank lines end them, "> " stays visible)."""
+    return "".join(f"<p>{html.escape(p)}</p>" for p in body.split("\n\n") if p.strip())
 
 
 def _reply_count(children: list[Any]) -> int:

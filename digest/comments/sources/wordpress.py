@@ -4,6 +4,9 @@ feedparser reads the comments but not the threading reliably: it files
 RFC 4685 elements under whatever prefix the feed used and keeps only one
 `in-reply-to` per entry. So the threading (`thr:in-reply-to ref`, `thr:total`)
 is read from the XML here and matched to feedparser's entries by id.
+WordPress's RSS 2 comment feeds carry no RFC 4685 elements: a reply opens
+with "In reply to <a href=…#comment-N>Name</a>." instead, which gives both
+its parent (matched by link) and the name shown beside it.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import logging
 import re
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from lxml import etree
 
 from digest.collect.feeds import entry_time, parse_document
-from digest.comments.sources import Source, finish, text_of
+from digest.comments.sources import Source, body_of, finish
 from digest.models import Comment, CommentThread, Fetched
 from digest.text.sanitise import inline_text, safe_url
 
@@ -26,7 +30,17 @@ ACCEPT = "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;
 THR = "{http://purl.org/syndication/thread/1.0}"
 ATOM = "{http://www.w3.org/2005/Atom}"
 _BY_PREFIX = re.compile(r"^(comment on .{1,200}? )?(by|von|par|por|door|di)\s*:?\s*", re.I)
-_REPLY_PREFIX = re.compile(r"^in reply to [^.]{1,80}\.\s*", re.I)
+_REPLY_WORDS = (
+    "in reply to|em resposta a|en réponse à|als antwort auf|en respuesta a|in risposta a"
+    "|als antwoord op|в ответ на|w odpowiedzi do|som svar på|vastauksena"
+)
+# What WordPress's get_comment_text() writes first in a comment feed.
+_REPLY_LINK = re.compile(
+    rf"^\s*(?:<p>\s*)?(?:{_REPLY_WORDS})\s*<a\s[^>]*?href=[\"']([^\"']*)[\"'][^>]*>"
+    r"(.{1,300}?)</a>\s*\.?\s*(?:</p>|<br\s*/?>)?",
+    re.I | re.S,
+)
+_REPLY_TEXT = re.compile(rf"^(?:{_REPLY_WORDS})\s+([^.\n]{{1,80}})\.\s*", re.I)
 
 
 def api_url(page: str) -> str | None:
@@ -42,15 +56,20 @@ def parse(fetched: Fetched) -> CommentThread:
     # feedparser may resolve ids against the feed's URL: fall back to document order.
     aligned = len(threading) == len(parsed.entries)
     base = fetched.final_url if "://" in fetched.final_url else None
-    comments = []
+    read: list[tuple[Comment, str | None]] = []
     for position, raw in enumerate(parsed.entries):
         ident = str(raw.get("id") or raw.get("link") or "")
         if ident not in by_id and aligned:
             ident = threading[position][0]
         parent, replies = by_id.get(ident, (None, None))
-        comment = _comment(raw, base, ident, parent, replies)
-        if comment is not None:
-            comments.append(comment)
+        found = _comment(raw, base, ident, parent, replies)
+        if found is not None:
+            read.append(found)
+    by_anchor = {_anchor(c.url): c.id for c, _ in read if c.url and _anchor(c.url)}
+    comments = [
+        replace(c, parent=by_anchor.get(_anchor(link))) if link and c.parent is None else c
+        for c, link in read
+    ]
     ids = {c.id for c in comments}
     # A reply to the article itself (its ref is the post) is a top-level comment.
     comments = [c if c.parent in ids else _top(c) for c in comments]
@@ -61,22 +80,36 @@ def _top(comment: Comment) -> Comment:
     return replace(comment, parent=None)
 
 
+def _anchor(url: str | None) -> str:
+    """The comment's anchor in a link ("comment-42"), else the link without scheme."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return parts.fragment or f"{parts.netloc}{parts.path}?{parts.query}"
+
+
 def _comment(
     raw: Any, base: str | None, ident: str, parent: str | None, replies: int | None
-) -> Comment | None:
+) -> tuple[Comment, str | None] | None:
+    """The comment and the link to its parent ("In reply to …"), or None when empty."""
     get = raw.get
     contents = get("content") or []
     body = max((c.get("value", "") for c in contents), key=len, default="") or get("summary", "")
-    text = text_of(body)
-    if text:
-        first, _, rest = text.partition("\n\n")
-        text = "\n\n".join(p for p in (_REPLY_PREFIX.sub("", first), rest) if p)
+    reply_to, parent_link = None, None
+    match = _REPLY_LINK.match(body)
+    if match:
+        parent_link, reply_to = match.group(1), inline_text(match.group(2)) or None
+        body = body[match.end() :]
+    text, quote = body_of(body)
+    named = _REPLY_TEXT.match(text)
+    if named:  # the plain-text form of the same line (as in <description>)
+        reply_to, text = reply_to or inline_text(named.group(1)), text[named.end() :].strip()
     author = inline_text((get("author_detail") or {}).get("name") or get("author") or "")
     if not author:
         author = _BY_PREFIX.sub("", inline_text(get("title", "")))
     if not text:
         return None
-    return Comment(
+    comment = Comment(
         author=author or "Anonymous",
         text=text,
         url=safe_url(get("link"), base),
@@ -85,7 +118,10 @@ def _comment(
         id=ident or None,
         parent=parent,
         source="wordpress",
+        quote=quote,
+        reply_to=reply_to,
     )
+    return comment, safe_url(parent_link, base) if parent_link else None
 
 
 def _threading(body: bytes) -> list[tuple[str, tuple[str | None, int | None]]]:
