@@ -28,7 +28,6 @@ from digest.cli.common import (
     err,
     guarded,
     out,
-    setup_logging,
 )
 from digest.config import STARTER_CONFIG, Config, load_config
 from digest.errors import ConfigError
@@ -166,20 +165,25 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
     """Write a starter config.toml (and, with --theme, the templates) into DIR."""
+    guarded(False, lambda: _init(directory, theme, force))
+
+
+def _init(directory: Path, theme: bool, force: bool) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.toml"
     if config.exists() and not force:
         complain("error", f"{config} exists (use --force to overwrite)")
-        raise typer.Exit(Exit.ERROR)
+        return Exit.ERROR
     config.write_text(STARTER_CONFIG, encoding="utf-8")
     out.print(f"Wrote {config}", markup=False, highlight=False)
     if theme:
         target = directory / "templates"
         if target.exists() and not force:
             complain("error", f"{target} exists (use --force to overwrite)")
-            raise typer.Exit(Exit.ERROR)
+            return Exit.ERROR
         shutil.copytree(default_theme_dir(), target, dirs_exist_ok=True)
         out.print(f"Copied the default theme to {target}", markup=False, highlight=False)
+    return Exit.WRITTEN
 
 
 @app.command()
@@ -197,21 +201,22 @@ def preview(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log requests.")] = False,
 ) -> None:
     """Serve output/ on localhost: the archive, each issue at desktop and phone width."""
+    guarded(verbose, lambda: _preview(config_path, output, port, host, open_browser, watch))
+
+
+def _preview(
+    config_path: Path, output: Path | None, port: int, host: str, open_browser: bool, watch: bool
+) -> int:
     from digest.issues import preview as viewer
 
-    setup_logging(verbose)
-    try:
-        config = load_config(config_path) if config_path.is_file() or watch else None
-    except ConfigError as e:
-        complain("error", str(e))
-        raise typer.Exit(Exit.BAD_CONFIG) from None
+    config = load_config(config_path) if config_path.is_file() or watch else None
     output_dir = output or (config.output_dir if config else Path("output"))
     state = viewer.Preview(output_dir, config, watch)
     try:
         server = viewer.make_server(state, host, port)
     except OSError as e:
         complain("error", f"cannot listen on {host}:{port}: {e.strerror or e}")
-        raise typer.Exit(Exit.ERROR) from None
+        return Exit.ERROR
     url = f"http://{host}:{server.server_address[1]}/"
     watcher = None
     if watch and config is not None:
@@ -233,3 +238,4 @@ def preview(
         if watcher:
             watcher.stop()
         server.server_close()
+    return Exit.WRITTEN
