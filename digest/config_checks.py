@@ -316,13 +316,13 @@ def check_value(key: str, value: Any) -> Any:
 
     `value` already has the key's type (a number is an int or float, not a bool).
     """
+    number = isinstance(value, int | float) and not isinstance(value, bool)
     if isinstance(value, str):
         value = text_block(value) if key in MULTILINE else one_line(value)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
+    elif number and not math.isfinite(value):
+        raise ValueError("must be a finite number")
     check = FIELDS.get(key)
     value = check(value) if check else value
-    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > LARGEST:
+    if number and abs(value) > LARGEST:
         raise ValueError(f"must be at most {LARGEST:,}")
     return value
