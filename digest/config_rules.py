@@ -13,7 +13,10 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from digest.config import FeedSettings, SmtpSettings
 
 Resolve = Callable[[str], Path]
 """A path from config.toml made absolute (relative ones are beside config.toml)."""
@@ -32,7 +35,7 @@ _IMPLICIT_TLS_PORTS = {465}
 _PLAIN_START_PORTS = {25, 587}
 
 
-def _security_and_port(smtp: Any, resolve: Resolve) -> str | None:
+def _security_and_port(smtp: SmtpSettings, resolve: Resolve) -> str | None:
     if smtp.security != "tls" and smtp.port in _IMPLICIT_TLS_PORTS:
         return (
             f'security = "{smtp.security}" with port {smtp.port}: port 465 speaks TLS from the'
@@ -46,7 +49,7 @@ def _security_and_port(smtp: Any, resolve: Resolve) -> str | None:
     return None
 
 
-def _password_in_clear(smtp: Any, resolve: Resolve) -> str | None:
+def _password_in_clear(smtp: SmtpSettings, resolve: Resolve) -> str | None:
     if smtp.security != "none" or not smtp.username or _is_loopback(smtp.host):
         return None
     return (
@@ -64,13 +67,13 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _dkim_pair(smtp: Any, resolve: Resolve) -> str | None:
+def _dkim_pair(smtp: SmtpSettings, resolve: Resolve) -> str | None:
     if bool(smtp.dkim_key) != bool(smtp.dkim_selector):
         return "dkim_key and dkim_selector go together: set both (to sign) or neither"
     return None
 
 
-def _dkim_key_file(smtp: Any, resolve: Resolve) -> str | None:
+def _dkim_key_file(smtp: SmtpSettings, resolve: Resolve) -> str | None:
     if not smtp.dkim_key:
         return None
     data, problem = _read_small(resolve, smtp.dkim_key)
@@ -85,7 +88,7 @@ def _dkim_key_file(smtp: Any, resolve: Resolve) -> str | None:
     return None
 
 
-def _ca_file(smtp: Any, resolve: Resolve) -> str | None:
+def _ca_file(smtp: SmtpSettings, resolve: Resolve) -> str | None:
     if not smtp.ca_file:
         return None
     _, problem = _read_small(resolve, smtp.ca_file)
@@ -113,7 +116,7 @@ def _read_small(resolve: Resolve, path: str, limit: int = 1_000_000) -> tuple[by
     return data, None
 
 
-def _comments_url_needs_source(feed: Any, resolve: Resolve) -> str | None:
+def _comments_url_needs_source(feed: FeedSettings, resolve: Resolve) -> str | None:
     if feed.comments_url and feed.comments in ("auto", "none"):
         return (
             f'comments_url is used only with an explicit comments source, not "{feed.comments}"'
