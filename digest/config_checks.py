@@ -189,8 +189,9 @@ def feed_url(value: str) -> str:
 
 
 def url_pattern(value: str) -> str:
-    """A comments API URL with {page}, {url} or {id} in it, or ""."""
-    if value and not _is_http(re.sub(r"\{(page|url|id)\}", "x", value)):
+    """A comments API URL with {page}, {url} or {id} in it, or "" ({page} may start it)."""
+    filled = re.sub(r"\{(page|url)\}", "https://x.example/p", value).replace("{id}", "1")
+    if value and not _is_http(filled):
         raise ValueError("must be an http(s) URL, optionally with {page}, {url} or {id}")
     return value
 

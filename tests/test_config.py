@@ -140,6 +140,7 @@ def test_good_values(tmp_path: Path, toml: str, attribute: str, expected: object
         ("[[feeds]]\nurl = 'file:///srv/feed.xml'", "file:///srv/feed.xml"),
         ("[[feeds]]\nurl = 'x'\nlanguage = 'fr'\ncomments = 'discourse'\n"
          "comments_url = 'https://forum.example.com/t/{id}.json'", "x"),
+        ("[[feeds]]\nurl = 'y'\ncomments = 'reddit'\ncomments_url = '{page}.json'", "y"),
     ],
 )  # fmt: skip
 def test_good_feeds(tmp_path: Path, toml: str, expected: str) -> None:
