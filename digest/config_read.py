@@ -64,9 +64,8 @@ class Reader:
         values: dict[str, Any] = {}
         for raw_key, value in table.items():
             key = self.aliases.get(raw_key, raw_key)
-            where = self.locate.line(header, raw_key, index)
             if key not in hints or key.startswith("_"):
-                self.problems.append(Problem(where, f"unknown key '{label}.{raw_key}'"))
+                self._add(header, raw_key, index, f"unknown key '{label}.{raw_key}'")
                 continue
             error = _type_error(hints[key], value)
             if error is None:
@@ -76,20 +75,23 @@ class Reader:
                     continue
                 except ValueError as e:
                     error = str(e)
-            shown = f"{label}.{raw_key} = {_shown(value)}"
-            self.problems.append(Problem(where, f"{shown} {error}"))
+            self._add(header, raw_key, index, f"{label}.{raw_key} = {_shown(value)} {error}")
             self.failed.setdefault(label, set()).add(key)
         for field in dataclasses.fields(cls):
-            required = field.default is dataclasses.MISSING and field.default_factory is (
-                dataclasses.MISSING
+            required = dataclasses.MISSING is field.default and dataclasses.MISSING is (
+                field.default_factory
             )
-            if required and field.name not in values and field.name not in table:
-                line = self.locate.line(header, None, index)
-                self.problems.append(Problem(line, f"{label}.{field.name} is required"))
-            if required and field.name not in values:
-                values[field.name] = ""  # a stand-in: a config with problems is never returned
-                self.failed.setdefault(label, set()).add(field.name)
+            if not required or field.name in values:
+                continue
+            if field.name not in table:  # (a value that failed is reported already)
+                self._add(header, None, index, f"{label}.{field.name} is required")
+            values[field.name] = ""  # a stand-in: a config with problems is never returned
+            self.failed.setdefault(label, set()).add(field.name)
         return cls(**values)
+
+    def _add(self, header: str, key: str | None, index: int | None, text: str) -> None:
+        """Note a problem at the line of `key` (of the table's header when None)."""
+        self.problems.append(Problem(self.locate.line(header, key, index), text))
 
     def check_rules(self, config: Any, resolve: Resolve) -> None:
         """Run each rule on its tables, unless a key it reads already failed its own check."""
@@ -104,12 +106,9 @@ class Reader:
                 problem = rule.check(each, resolve)
                 if problem:
                     toml_keys = {v: k for k, v in self.aliases.items()}
-                    lines = [
-                        self.locate.line(rule.table, toml_keys.get(k, k), index)
-                        for k in reversed(rule.reads)
-                    ]
+                    keys = [toml_keys.get(k, k) for k in reversed(rule.reads)]
+                    lines = (self.locate.line(rule.table, k, index) for k in [*keys, None])
                     line = next((n for n in lines if n), None)
-                    line = line or self.locate.line(rule.table, None, index)
                     self.problems.append(Problem(line, f"{label}: {problem}"))
 
     def fail(self, name: str) -> None:
@@ -151,30 +150,30 @@ def _shown(value: Any) -> str:
 
 
 class Locator:
-    """Finds the line of a key in the TOML text, for messages (tomllib gives none)."""
+    """The line of each key and table header in the TOML text (tomllib gives none), indexed once."""
 
     _HEADER = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.\-]+)\s*\]")
+    _KEY = re.compile(r"^\s*[\"']?([A-Za-z0-9_\-]+)[\"']?\s*=")
 
     def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-
-    def line(self, section: str | None, key: str | None, index: int | None = None) -> int | None:
+        # (table or None at the top, its n-th occurrence, key or None for the header) -> line
+        self.lines: dict[tuple[str | None, int, str | None], int] = {}
+        self.count: dict[str | None, int] = {None: 1}
         current: str | None = None
-        seen: dict[str, int] = {}
-        for number, line in enumerate(self.lines, start=1):
+        for number, line in enumerate(text.splitlines(), start=1):
             header = self._HEADER.match(line)
             if header:
                 current = header.group(2)
-                seen[current] = seen.get(current, -1) + 1
-                if key is None and current == section and seen[current] == (index or 0):
-                    return number
-                if section is None and current == key:
-                    return number
+                self.count[current] = self.count.get(current, 0) + 1
+                self.lines.setdefault((current, self.count[current] - 1, None), number)
+                self.lines.setdefault((None, 0, current), number)  # "'feeds' must be …"
                 continue
-            if key is None or current != section:
-                continue
-            if index is not None and seen.get(current or "") != index:
-                continue
-            if re.match(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
-                return number
-        return None
+            key = self._KEY.match(line)
+            if key:
+                where = (current, self.count[current] - 1, key.group(1))
+                self.lines.setdefault(where, number)
+
+    def line(self, section: str | None, key: str | None, index: int | None = None) -> int | None:
+        """Line of `key` in the table (its `index`-th [[table]]), or of the header for None."""
+        tries = [index] if index is not None else range(self.count.get(section, 0))
+        return next((self.lines[k] for i in tries if (k := (section, i, key)) in self.lines), None)
