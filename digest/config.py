@@ -1,21 +1,21 @@
 """Read `config.toml` into typed, frozen settings.
 
 Each section is a dataclass; its fields are the only keys allowed, and their
-annotations are the types checked. Every problem found is reported with its
-key and line, then loading stops once with a `ConfigError`.
+annotations are the types checked; `config_checks` has each key's range or
+form (colours, addresses, cron…) and `config_rules` the keys that go together.
+Every problem in the file is reported with its key and line (`config_read`),
+then loading stops once with a `ConfigError` listing them all.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import re
 import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from digest.config_read import Reader
 from digest.errors import ConfigError
 
 FullText = Literal["auto", "always", "never"]
@@ -24,11 +24,13 @@ SummaryAlgorithm = Literal[
     "auto", "lead", "lexrank", "textrank", "lsa", "luhn", "edmundson", "sumbasic", "kl",
     "reduction",
 ]  # fmt: skip
-FeedSummaryAlgorithm = Literal[
-    "", "auto", "lead", "lexrank", "textrank", "lsa", "luhn", "edmundson", "sumbasic", "kl",
-    "reduction",
-]  # fmt: skip
+FeedSummaryAlgorithm = Literal["", SummaryAlgorithm]
 SmtpSecurity = Literal["starttls", "tls", "none"]
+
+ABUSE_ALLOW = "hell, damn, damned, crap, crappy, sucks, suck, bloody, screw, screwed"
+"""Mild words car talk needs, which the abuse classifier would otherwise count."""
+ABUSE_THRESHOLD = 0.8
+"""Classifier probability from which a comment is abusive (measured in comments/filters.py)."""
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,11 @@ class CommentSettings:
     """A longer comment is cut at a sentence boundary with "…"."""
     abuse_filter: bool = True
     """Drop comments with abusive language (alt-profanity-check's maintained classifier)."""
-    abuse_allow: str = "hell, damn, damned, crap, crappy, sucks, suck, bloody, screw, screwed"
+    abuse_allow: str = ABUSE_ALLOW
     """Comma-separated words the abuse list should not count (mild words car talk needs)."""
     abuse_words: str = ""
     """Comma-separated extra words that make a comment abusive."""
-    abuse_threshold: float = 0.8
+    abuse_threshold: float = ABUSE_THRESHOLD
     """Classifier probability (0..1) from which a comment is abusive; lower drops more."""
 
 
@@ -241,18 +243,10 @@ _SECTIONS: dict[str, type] = {
     "smtp": SmtpSettings,
     "schedule": ScheduleSettings,
 }
-_POSITIVE = {
-    "max_stories", "sentences", "per_story", "max_words", "concurrency", "per_host", "timeout",
-    "max_bytes", "size_budget_kb", "logo_width", "logo_height",
-}  # fmt: skip
-_NON_NEGATIVE = {"lookback_days", "max_redirects", "rate", "retries", "backoff", "grace_minutes"}
-_NON_NEGATIVE.add("summary_sentences")
-_POSITIVE.add("port")
-_SHARE = {"abuse_threshold"}
 
 
-def load_config(path: Path | str, **overrides: Any) -> Config:
-    """Load and validate config.toml; keyword overrides replace `[output] dir` etc."""
+def load_config(path: Path | str) -> Config:
+    """Load and check config.toml: a Config, or one ConfigError listing every problem."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -260,145 +254,27 @@ def load_config(path: Path | str, **overrides: Any) -> Config:
         raise ConfigError(f"{path}: no such file (run `digest init` to write one)") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read: {e}") from None
-    return parse_config(text, base_dir=path.resolve().parent, name=str(path), **overrides)
+    return parse_config(text, base_dir=path.resolve().parent, name=str(path))
 
 
-def parse_config(text: str, base_dir: Path, name: str = "config.toml", **overrides: Any) -> Config:
+def parse_config(text: str, base_dir: Path, name: str = "config.toml") -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{name}: invalid TOML: {e}") from None
-    problems: list[str] = []
-    locate = _Locator(text)
+    reader = Reader(text, _KEY_ALIASES)
     sections: dict[str, Any] = {}
     for key, value in data.items():
         if key == "feeds":
-            sections["feeds"] = tuple(_read_feeds(value, locate, problems))
+            sections[key] = tuple(reader.array(key, FeedSettings, value))
         elif key in _SECTIONS:
-            if not isinstance(value, dict):
-                problems.append(f"'{key}' must be a table ([{key}]){locate.line(None, key)}")
-                continue
-            sections[key] = _read_section(key, _SECTIONS[key], value, locate, problems)
+            sections[key] = reader.table(key, _SECTIONS[key], value)
         else:
-            problems.append(f"unknown key '{key}'{locate.line(None, key)}")
+            reader.unknown(key)
     config = Config(**{k: v for k, v in sections.items() if v is not None}, base_dir=base_dir)
-    for dotted, value in overrides.items():
-        if value is None:
-            continue
-        section, _, key = dotted.partition("__")
-        config = dataclasses.replace(
-            config, **{section: dataclasses.replace(getattr(config, section), **{key: value})}
-        )
-    if problems:
-        first, *rest = problems
-        more = f" (and {len(rest)} more: {'; '.join(rest)})" if rest else ""
-        raise ConfigError(f"{name}: {first}{more}")
+    reader.check_rules(config, config.resolve)
+    reader.fail(name)
     return config
-
-
-def _read_feeds(value: Any, locate: _Locator, problems: list[str]) -> list[FeedSettings]:
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        problems.append(
-            f"'feeds' must be an array of tables ([[feeds]]){locate.line(None, 'feeds')}"
-        )
-        return []
-    feeds = []
-    for index, table in enumerate(value):
-        section = f"feeds[{index}]"
-        if "url" not in table:
-            problems.append(f"'{section}.url' is required{locate.line('feeds', None, index)}")
-            continue
-        feed = _read_section(section, FeedSettings, table, locate, problems, index=index)
-        if feed is not None:
-            feeds.append(feed)
-    return feeds
-
-
-def _read_section(
-    section: str,
-    cls: type,
-    table: dict[str, Any],
-    locate: _Locator,
-    problems: list[str],
-    index: int | None = None,
-) -> Any:
-    hints = typing.get_type_hints(cls)
-    header = section.split("[")[0]
-    values: dict[str, Any] = {}
-    before = len(problems)
-    for raw_key, value in table.items():
-        key = _KEY_ALIASES.get(raw_key, raw_key)
-        where = locate.line(header, raw_key, index)
-        if key not in hints or key.startswith("_"):
-            problems.append(f"unknown key '{section}.{raw_key}'{where}")
-            continue
-        error = _check(key, hints[key], value)
-        if error:
-            problems.append(f"'{section}.{raw_key}' {error}{where}")
-            continue
-        values[key] = float(value) if hints[key] is float else value
-    if len(problems) > before:
-        return None
-    return cls(**values)
-
-
-def _check(key: str, expected: Any, value: Any) -> str | None:
-    if typing.get_origin(expected) is Literal:
-        choices = typing.get_args(expected)
-        if value not in choices:
-            return f"must be one of {', '.join(repr(c) for c in choices)}, not {value!r}"
-        return None
-    if expected is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    elif expected is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, expected)
-    if not ok:
-        return f"must be {_type_name(expected)}, not {type(value).__name__} {value!r}"
-    if key in _POSITIVE and value < 1:
-        return f"must be at least 1, not {value!r}"
-    if key in _NON_NEGATIVE and value < 0:
-        return f"must not be negative, not {value!r}"
-    if key in _SHARE and not 0 <= value <= 1:
-        return f"must be between 0 and 1, not {value!r}"
-    return None
-
-
-def _type_name(t: Any) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
-        t, str(t)
-    )
-
-
-class _Locator:
-    """Finds the line of a key in the TOML text, for messages (tomllib gives none)."""
-
-    _HEADER = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.\-]+)\s*\]")
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-
-    def line(self, section: str | None, key: str | None, index: int | None = None) -> str:
-        current: str | None = None
-        seen: dict[str, int] = {}
-        for number, line in enumerate(self.lines, start=1):
-            header = self._HEADER.match(line)
-            if header:
-                current = header.group(2)
-                seen[current] = seen.get(current, -1) + 1
-                if key is None and current == section and seen[current] == (index or 0):
-                    return f" (line {number})"
-                if section is None and current == key:
-                    return f" (line {number})"
-                continue
-            if key is None or current != section:
-                continue
-            if index is not None and seen.get(current or "") != index:
-                continue
-            if re.match(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
-                return f" (line {number})"
-        return ""
 
 
 STARTER_CONFIG = """\

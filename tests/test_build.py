@@ -288,10 +288,10 @@ def test_hostile_html_never_reaches_the_email(
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('[newsletter]\ntitel = "x"\n', "unknown key 'newsletter.titel' (line 2)"),
-        ("[newsletter]\nmax_stories = \"ten\"\n", "'newsletter.max_stories' must be an integer"),
+        ('[newsletter]\ntitel = "x"\n', "line 2: unknown key 'newsletter.titel'"),
+        ("[newsletter]\nmax_stories = \"ten\"\n", "max_stories = 'ten' must be an integer"),
         ('[[feeds]]\nurl = "a"\n\n[[feeds]]\nurl = "b"\nfulltext = "auto"\n',
-         "unknown key 'feeds[1].fulltext' (line 6)"),
+         "line 6: unknown key 'feeds[1].fulltext'"),
         ('[[feeds]]\nurl = "a"\nfull_text = "sometimes"\n', "must be one of 'auto'"),
         ("[newsletter\n", "invalid TOML"),
         ('[newsletter]\ntitle = "x"\n', "no [[feeds]] configured"),

@@ -386,7 +386,8 @@ def test_abuse_threshold_out_of_range_is_a_config_error(
     path = write_config(
         "https://example.com/feed", extra=f"[comments]\nabuse_threshold = {threshold}"
     )
-    with pytest.raises(ConfigError, match=r"abuse_threshold.*between 0 and 1.*line \d+"):
+    message = r"line \d+: comments\.abuse_threshold = .* must be between 0 and 1"
+    with pytest.raises(ConfigError, match=message):
         load_config(path)
 
 

@@ -3,57 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from digest.collect.feeds import canonical_url, is_excerpt, parse_feed
-from digest.config import load_config, parse_config
-from digest.errors import ConfigError, FeedError
+from digest.errors import FeedError
 from digest.models import Fetched
 from digest.text.sanitise import html_to_paragraphs, safe_url
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def test_repository_config_is_valid() -> None:
-    config = load_config(REPO / "config.toml")
-    assert config.newsletter.title == "TTAC Insider"
-    assert config.feeds[0].url == "https://www.thetruthaboutcars.com/feed/"
-
-
-def test_config_defaults_and_alias(tmp_path: Path) -> None:
-    config = parse_config('[newsletter]\nfrom = "A <a@b.c>"\n[[feeds]]\nurl = "x"\n', tmp_path)
-    assert config.newsletter.sender == "A <a@b.c>"
-    assert (config.newsletter.max_stories, config.newsletter.lookback_days) == (10, 7)
-    assert config.summary.sentences == 3 and config.comments.per_story == 3
-    assert config.feeds[0].full_text == "auto"
-    assert config.output_dir == tmp_path / "output"
-
-
-@pytest.mark.parametrize(
-    ("toml", "message"),
-    [
-        ("bogus = 1\n", "unknown key 'bogus' (line 1)"),
-        ("[newsletter]\n\nmax_stories = 0\n", "max_stories' must be at least 1, not 0 (line 3)"),
-        ("[newsletter]\nlookback_days = -1\n", "must not be negative"),
-        ("[summary]\nsentences = true\n", "'summary.sentences' must be an integer, not bool"),
-        ("newsletter = 3\n", "'newsletter' must be a table"),
-        ("[[feeds]]\ntitle = 'x'\n", "'feeds[0].url' is required (line 1)"),
-        ("[output]\ndir = 5\n", "'output.dir' must be a string"),
-        ("[[feeds]]\nurl = 'a'\ncomments = 'yes'\n", "'feeds[0].comments' must be one of"),
-    ],
-)  # fmt: skip
-def test_config_errors(tmp_path: Path, toml: str, message: str) -> None:
-    with pytest.raises(ConfigError) as error:
-        parse_config(toml, tmp_path)
-    assert message in str(error.value)
-    assert "\n" not in str(error.value)
-
-
-def test_config_reports_every_problem_once(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"unknown key 'a'.*and 1 more: unknown key 'b'"):
-        parse_config("a = 1\nb = 2\n", tmp_path)
 
 
 @pytest.mark.parametrize(

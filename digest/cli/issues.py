@@ -74,10 +74,10 @@ def _build(config_path: Path, output: Path | None, demo: bool, strict: bool) -> 
         state = State(":memory:")  # the demo builds a fresh issue every time
     else:
         config = load_config(config_path)
+        if not config.feeds:
+            raise ConfigError(f"{config_path}: no [[feeds]] configured")
         state = State(config.state_path)
     output_dir = output if output is not None else config.output_dir
-    if not config.feeds:
-        raise ConfigError(f"{config_path}: no [[feeds]] configured")
     now = datetime.now().astimezone()
     with state, _progress() as progress:
         result = build(

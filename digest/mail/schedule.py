@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from digest import config_checks
 from digest.build import Outcome, build
 from digest.config import Config
 from digest.errors import ConfigError
@@ -66,15 +67,17 @@ class Cron:
     """A cron expression in a timezone, giving due times either side of an instant."""
 
     def __init__(self, expression: str, timezone: str = "") -> None:
-        if len(expression.split()) != 5:
-            raise ConfigError(f"schedule.cron {expression!r} needs five fields (m h dom mon dow)")
-        if not croniter.is_valid(expression):
-            raise ConfigError(f"schedule.cron {expression!r} is not a cron expression")
+        # load_config has run the same checks; a Cron made in code gets them too.
+        for key, value, check in (
+            ("cron", expression, config_checks.cron),
+            ("timezone", timezone, config_checks.timezone),
+        ):
+            try:
+                check(value)
+            except ValueError as e:
+                raise ConfigError(f"schedule.{key} {value!r} {e}") from None
         self.expression = expression
-        try:
-            self.tz: tzinfo = ZoneInfo(timezone) if timezone else _local_zone()
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"schedule.timezone {timezone!r} is not an IANA zone") from None
+        self.tz: tzinfo = ZoneInfo(timezone) if timezone else _local_zone()
         # A fixed hour runs once in the autumn's repeated hour; "*" runs every real hour.
         self._once_per_wall_time = expression.split()[1] != "*"
 

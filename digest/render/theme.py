@@ -1,15 +1,15 @@
-"""The theme's colours, fonts and logo from `[theme]`, checked before they reach CSS."""
+"""The theme's colours, fonts and logo from `[theme]`, with the shades derived from them.
+
+The values go into CSS verbatim: load_config has checked them and written
+every colour as "#rrggbb" and every font list as names, commas and quotes
+(digest/config_checks.py), so nothing here parses them again.
+"""
 
 from __future__ import annotations
 
-import re
 from typing import TypedDict
 
 from digest.config import ThemeSettings
-from digest.errors import RenderError
-
-_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
-_FONT = re.compile(r"^[\w\s,'-]+$")
 
 
 class ThemeContext(TypedDict):
@@ -57,20 +57,10 @@ def contrast(foreground: str, background: str) -> float:
 
 
 def theme_context(theme: ThemeSettings, logo: str) -> ThemeContext:
-    """Return the theme's colours and fonts, checked: they go into CSS verbatim.
+    """Return the theme's colours and fonts (checked at load) and the dark-mode shades.
 
     `logo` is the logo URL, already checked to be http(s) (or "").
     """
-    for key in ("brand_color", "text_color", "background_color"):
-        if not _COLOUR.match(getattr(theme, key)):
-            raise RenderError(
-                f'[theme] {key} must be a colour like "#b3001b", not {getattr(theme, key)!r}'
-            )
-    for key in ("serif_font", "sans_font"):
-        if not _FONT.match(getattr(theme, key)):
-            raise RenderError(
-                f"[theme] {key} must be a list of font names, not {getattr(theme, key)!r}"
-            )
     dark_surface = "#1c1c1e"
     dark_brand = theme.brand_color
     for step in range(1, 11):  # lighten the accent until it reads on the dark surface
