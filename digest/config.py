@@ -8,6 +8,7 @@ key and line, then loading stops once with a `ConfigError`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -172,6 +173,12 @@ class SmtpSettings:
     """Messages per second at most; 0 means as fast as the server takes them."""
     timeout: float = 30.0
     """Seconds to wait for the server on any one command."""
+    data_timeout: float = 600.0
+    """Seconds to wait for the reply to the end of DATA (RFC 5321 4.5.3.2: 10 minutes)."""
+    defer_minutes: float = 15.0
+    """A reader whose address got a 4xx is tried again after this long, doubling (6 h at most)."""
+    give_up_hours: float = 48.0
+    """A reader still getting 4xx replies this long after the first is recorded as failed."""
     retries: int = 5
     """Tries after a transient failure (4xx, dropped connection) before giving up for now."""
     backoff: float = 2.0
@@ -248,18 +255,33 @@ _POSITIVE = {
 _NON_NEGATIVE = {"lookback_days", "max_redirects", "rate", "retries", "backoff", "grace_minutes"}
 _NON_NEGATIVE.add("summary_sentences")
 _POSITIVE.add("port")
+_POSITIVE.add("data_timeout")
+_NON_NEGATIVE |= {"defer_minutes", "give_up_hours"}
+# Beyond these a socket or a date cannot hold the value (and no one means it).
+_AT_MOST = {"timeout": 86_400, "data_timeout": 86_400, "defer_minutes": 10_080}
+_AT_MOST |= {"give_up_hours": 8_760, "lookback_days": 36_500, "port": 65_535}
 _SHARE = {"abuse_threshold"}
+
+
+_MAX_CONFIG_BYTES = 1_000_000
 
 
 def load_config(path: Path | str, **overrides: Any) -> Config:
     """Load and validate config.toml; keyword overrides replace `[output] dir` etc."""
     path = Path(path)
     try:
+        # A FIFO, a device or a folder would block or fail mid-read: refused before opening.
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"{path}: not a regular file (give the path of a config.toml)")
+        if path.exists() and path.stat().st_size > _MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {_MAX_CONFIG_BYTES // 1000} KB; not a config")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file (run `digest init` to write one)") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
     return parse_config(text, base_dir=path.resolve().parent, name=str(path), **overrides)
 
 
@@ -356,6 +378,10 @@ def _check(key: str, expected: Any, value: Any) -> str | None:
         ok = isinstance(value, expected)
     if not ok:
         return f"must be {_type_name(expected)}, not {type(value).__name__} {value!r}"
+    if expected is float and not math.isfinite(value):
+        return f"must be a finite number, not {value!r}"
+    if key in _AT_MOST and value > _AT_MOST[key]:
+        return f"must be at most {_AT_MOST[key]}, not {value!r}"
     if key in _POSITIVE and value < 1:
         return f"must be at least 1, not {value!r}"
     if key in _NON_NEGATIVE and value < 0:
