@@ -1,4 +1,4 @@
-"""One sender, and one builder, at a time per state file: kernel locks that die with their holder."""
+"""One sender and one builder at a time per state file: kernel locks dying with their holder."""
 
 from __future__ import annotations
 

@@ -39,6 +39,7 @@ from email.utils import formataddr
 
 from digest.config import Config, SmtpSettings
 from digest.errors import (
+    ConfigError,
     DeliveryError,
     PermanentError,
     RecipientDeferred,
@@ -199,7 +200,7 @@ def send_issue(
             next_at = max(next_at, time.monotonic()) + interval
             try:
                 outcome, detail = _deliver(smtp, config.smtp, sender, recipient, raw, stop, sleep)
-            except DeliveryError as e:  # the server refused the sender: nothing went out
+            except (DeliveryError, ConfigError) as e:  # refused sender, bad setting: none out
                 unsettled = (recipient.id, DEFERRED, str(e), None, None)
                 raise
             unsettled = _settle(config.smtp, recipient, outcome, detail, since, clock())
