@@ -26,7 +26,7 @@ from digest.collect.fetcher import PAGE_ACCEPT, Fetcher
 from digest.config import Config, FeedSettings
 from digest.errors import DigestError
 from digest.issues.files import read_issues
-from digest.issues.publish import publish, write_archive
+from digest.issues.publish import archive_is_stale, publish, write_archive
 from digest.models import Article, CommentThread, Entry, Feed, FeedReport, FeedStatus, Issue, Story
 from digest.store import State
 from digest.text import extract, languages, summarise
@@ -92,7 +92,7 @@ def build(
     warnings: list[str] = []
     progress = progress or _Silent()
     if store.path is not None:  # a state in memory (the demo) has no past to mend
-        reconcile(store, output_dir)
+        warnings.extend(mend(store, config, output_dir))
 
     def result(outcome: Outcome, feeds: tuple[FeedReport, ...], **done: object) -> BuildResult:
         seconds = time.monotonic() - started
@@ -144,6 +144,21 @@ def build(
     return result(Outcome.WRITTEN, reports, issue=issue, folder=folder)
 
 
+def mend(store: State, config: Config, output_dir: Path) -> list[str]:
+    """Finish what a killed build left: record its stories, refresh the archive.
+
+    Returns warnings for the report.
+    """
+    mended = reconcile(store, output_dir)
+    warnings = [f"issue {i}: written but its stories not recorded; now they are" for i in mended]
+    try:
+        if archive_is_stale(output_dir):
+            write_archive(output_dir, config)
+    except DigestError as e:
+        warnings.append(f"archive not refreshed: {e}")
+    return warnings
+
+
 def reconcile(store: State, output_dir: Path) -> list[str]:
     """Record the stories of every issue folder whose stories are not recorded yet.
 
@@ -157,7 +172,6 @@ def reconcile(store: State, output_dir: Path) -> list[str]:
         if issue.id in known or not issue.stories:
             continue
         store.record_issue(issue.id, ((s.key, s.title, s.url) for s in issue.stories))
-        logger.warning("issue %s was written but not recorded: its stories now are", issue.id)
         mended.append(issue.id)
     return mended
 

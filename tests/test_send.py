@@ -36,7 +36,7 @@ from typer.testing import CliRunner
 
 from digest.cli import app
 from digest.config import Config, load_config
-from digest.errors import ConfigError, DeliveryError, DigestError, LockedError
+from digest.errors import ConfigError, DigestError, LockedError
 from digest.issues.files import LoadedIssue, load_issue
 from digest.issues.publish import publish
 from digest.mail import subscribers

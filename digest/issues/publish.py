@@ -82,6 +82,18 @@ def write_archive(output_dir: Path, config: Config) -> Path:
     return path
 
 
+def archive_is_stale(output_dir: Path) -> bool:
+    """Whether `index.html` or `feed.xml` is missing or older than an issue folder."""
+    folders = [p.stat().st_mtime for p in output_dir.glob("*/issue.json")]
+    if not folders:
+        return False
+    try:
+        written = min((output_dir / n).stat().st_mtime for n in ("index.html", "feed.xml"))
+    except OSError:
+        return True
+    return written < max(folders)
+
+
 def _archive_entry(issue: Issue, output_dir: Path) -> ArchiveEntry:
     first = issue.stories[0] if issue.stories else None
     return ArchiveEntry(

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from digest.build import Outcome, build, reconcile
+from digest.build import Outcome, build, mend
 from digest.config import Config
 from digest.errors import ConfigError
 from digest.issues.files import load_issue, next_issue_id
@@ -141,7 +141,8 @@ class Scheduler:
         with send_lock(self.config.state_path, wait=self.lock_wait):
             with build_lock(self.config.state_path, wait=self.lock_wait):
                 # A cycle killed between writing its folder and recording its stories.
-                reconcile(self.state, self.output_dir)
+                for warning in mend(self.state, self.config, self.output_dir):
+                    logger.warning("%s", warning)
             pending = self._pending()
             if pending is not None:
                 if now - pending.at <= self.grace:
