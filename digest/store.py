@@ -83,12 +83,14 @@ MIGRATIONS: list[str] = [
 class State:
     """One connection to the state file; use as a context manager."""
 
+    busy_timeout = 30.0  # seconds to wait for another process's write before giving up
+
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if path != ":memory:" else None
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(str(path), timeout=self.busy_timeout, isolation_level=None)
             self._retry_locked(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
             self._retry_locked(self._migrate)
         except sqlite3.Error as e:
@@ -122,10 +124,10 @@ class State:
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number}")
 
-    def _retry_locked(self, action: Callable[[], object], seconds: float = 30.0) -> None:
+    def _retry_locked(self, action: Callable[[], object]) -> None:
         """Run `action`, again while another process holds the file (WAL setup skips the
-        busy handler); StateError when it is still held after `seconds`."""
-        deadline = time.monotonic() + seconds
+        busy handler), for up to `busy_timeout` seconds."""
+        deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
                 action()

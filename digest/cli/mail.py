@@ -214,7 +214,12 @@ def subscribers_list(
         for column in ("email", "name", "status", "since"):
             table.add_column(column)
         for row in rows:
-            table.add_row(escape(row.email), escape(row.name), row.status, row.subscribed_at[:10])
+            table.add_row(
+                escape(subscribers.printable(row.email)),
+                escape(subscribers.printable(row.name)),
+                row.status,
+                row.subscribed_at[:10],
+            )
         out.print(table)
         return 0
 
@@ -234,6 +239,8 @@ def subscribers_import(
 
     def action() -> int:
         config = load_config(config_path)
+        if file.exists() and not file.is_file():  # a FIFO or a device would block
+            raise DigestError(f"{file}: not a regular file")
         try:
             source = file.open(encoding="utf-8-sig", newline="")
         except OSError as e:
