@@ -85,7 +85,8 @@ def trial(readers: int, late: float, timeout: float, data_timeout: float | None,
             config = load_config(letter(Path(folder), port, readers, smtp))
             loaded = load_issue(config.output_dir)
             done = 0
-            for done in range(1, runs + 1):
+            while done < runs:
+                done += 1
                 with State(config.state_path) as state:
                     report = send_issue(config, state, loaded)
                 if report.complete:
