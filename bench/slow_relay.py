@@ -1,7 +1,7 @@
 """Copies per reader when the relay answers the end of DATA after the command timeout.
 
-    python -m bench.slow_relay                    # 10 readers, reply 3 s late, timeout 1 s
-    python -m bench.slow_relay --readers 20 --late 2 --timeout 1
+    python bench/slow_relay.py                    # 10 readers, reply 3 s late, timeout 1 s
+    python bench/slow_relay.py --readers 20 --late 2 --timeout 1
 
 The relay (aiosmtpd on 127.0.0.1) takes each message into its queue at once
 and says so `--late` seconds later, as a relay with a slow content filter
@@ -19,23 +19,48 @@ import argparse
 import asyncio
 import io
 import os
+import socket
 import tempfile
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
-from bench.send import SECRET, free_port, make_issue
 from digest.config import SmtpSettings, load_config
 from digest.issues.files import load_issue
 from digest.issues.publish import publish
 from digest.mail import subscribers
 from digest.mail.send import send_issue
+from digest.models import Issue, Story
 from digest.store import State
+
+SECRET = "bench-secret-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_issue() -> Issue:
+    now = datetime.now(UTC)
+    story = Story(
+        title="What the wagon taught us about winter",
+        url="https://news.example.com/wagon",
+        source="Bench Wire",
+        author="A. Writer",
+        published=now - timedelta(hours=2),
+        image=None,
+        summary=("The long-term test car went back this week.",),
+        comment_count=0,
+    )
+    return Issue(id="2026-11-26", title="Bench", generated_at=now, stories=(story,), feeds=())
 
 
 class LateRelay:
