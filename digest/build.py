@@ -171,7 +171,7 @@ def reconcile(store: State, output_dir: Path) -> list[str]:
     for issue in read_issues(output_dir):
         if issue.id in known or not issue.stories:
             continue
-        store.record_issue(issue.id, ((s.key, s.title, s.url) for s in issue.stories))
+        store.record_issue(issue.id, ((s.key or s.url, s.title, s.url) for s in issue.stories))
         mended.append(issue.id)
     return mended
 

@@ -114,7 +114,7 @@ def _read_story(s: dict[str, Any]) -> Story:
         comments=tuple(_read_comment(c) for c in s.get("comments") or ()),
         comments_url=s.get("comments_url"),
         # Records written before `key` was kept: the URL is the key of almost every story.
-        key=str(s.get("key") or s.get("url") or ""),
+        key=str(s["key"] if "key" in s else s.get("url") or ""),
     )
 
 
