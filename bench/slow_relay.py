@@ -1,7 +1,7 @@
 """Copies per reader when the relay answers the end of DATA after the command timeout.
 
-    python bench/slow_relay.py                    # 10 readers, reply 3 s late, timeout 1 s
-    python bench/slow_relay.py --readers 20 --late 2 --timeout 1
+    python -m bench.slow_relay                    # 10 readers, reply 3 s late, timeout 1 s
+    python -m bench.slow_relay --readers 20 --late 2 --timeout 1
 
 The relay (aiosmtpd on 127.0.0.1) takes each message into its queue at once
 and says so `--late` seconds later, as a relay with a slow content filter
