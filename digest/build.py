@@ -25,7 +25,8 @@ from digest.collect.feeds import parse_feed
 from digest.collect.fetcher import PAGE_ACCEPT, Fetcher
 from digest.config import Config, FeedSettings
 from digest.errors import DigestError
-from digest.issues.publish import publish
+from digest.issues.files import read_issues
+from digest.issues.publish import archive_is_stale, publish, write_archive
 from digest.models import Article, CommentThread, Entry, Feed, FeedReport, FeedStatus, Issue, Story
 from digest.store import State
 from digest.text import extract, languages, summarise
@@ -90,6 +91,8 @@ def build(
     started = time.monotonic()
     warnings: list[str] = []
     progress = progress or _Silent()
+    if store.path is not None:  # a state in memory (the demo) has no past to mend
+        warnings.extend(mend(store, config, output_dir))
 
     def result(outcome: Outcome, feeds: tuple[FeedReport, ...], **done: object) -> BuildResult:
         seconds = time.monotonic() - started
@@ -127,13 +130,50 @@ def build(
         stories=tuple(stories),
         feeds=reports,
     )
-    folder, rendered = publish(issue, config, output_dir, local_images)
+    folder, rendered = publish(issue, config, output_dir, local_images, archive=False)
     # The size budget may have trimmed comments or stories: the report says so.
     warnings.extend(rendered.warnings)
     # Stories are remembered only once the issue is on disk: a crash before
-    # this line leaves them to be picked again, never lost.
+    # this line leaves them to be picked again, never lost; a crash after the
+    # folder and before this line is mended by `reconcile` on the next start.
     store.record_issue(issue.id, ((s.key, s.title, s.url) for s in issue.stories))
+    try:
+        write_archive(output_dir, config)
+    except DigestError as e:  # the issue is written: a stale archive is the next build's
+        warnings.append(f"archive not refreshed: {e}")
     return result(Outcome.WRITTEN, reports, issue=issue, folder=folder)
+
+
+def mend(store: State, config: Config, output_dir: Path) -> list[str]:
+    """Finish what a killed build left: record its stories, refresh the archive.
+
+    Returns warnings for the report.
+    """
+    mended = reconcile(store, output_dir)
+    warnings = [f"issue {i}: written but its stories not recorded; now they are" for i in mended]
+    try:
+        if archive_is_stale(output_dir):
+            write_archive(output_dir, config)
+    except DigestError as e:
+        warnings.append(f"archive not refreshed: {e}")
+    return warnings
+
+
+def reconcile(store: State, output_dir: Path) -> list[str]:
+    """Record the stories of every issue folder whose stories are not recorded yet.
+
+    A build (or the scheduler) killed between writing the folder and
+    recording its stories would otherwise put them in the next issue again.
+    Returns the ids of the issues mended.
+    """
+    known = store.recorded_issues()
+    mended = []
+    for issue in read_issues(output_dir):
+        if issue.id in known or not issue.stories:
+            continue
+        store.record_issue(issue.id, ((s.key or s.url, s.title, s.url) for s in issue.stories))
+        mended.append(issue.id)
+    return mended
 
 
 def _report(feed: Feed) -> FeedReport:
@@ -202,7 +242,10 @@ def select(feeds: Sequence[Feed], store: State, config: Config, now: datetime) -
             candidates.setdefault(entry.key, entry)
     seen = store.seen(candidates)
     days = config.newsletter.lookback_days
-    oldest = now - timedelta(days=days) if days else None
+    try:
+        oldest = now - timedelta(days=days) if days else None
+    except OverflowError:  # before year 1: no limit
+        oldest = None
     fresh = [
         e
         for key, e in candidates.items()

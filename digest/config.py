@@ -174,6 +174,12 @@ class SmtpSettings:
     """Messages per second at most; 0 means as fast as the server takes them."""
     timeout: float = 30.0
     """Seconds to wait for the server on any one command."""
+    data_timeout: float = 600.0
+    """Seconds to wait for the reply to the end of DATA (RFC 5321 4.5.3.2: 10 minutes)."""
+    defer_minutes: float = 15.0
+    """A reader whose address got a 4xx is tried again after this long, doubling (6 h at most)."""
+    give_up_hours: float = 48.0
+    """A reader still getting 4xx replies this long after the first is recorded as failed."""
     retries: int = 5
     """Tries after a transient failure (4xx, dropped connection) before giving up for now."""
     backoff: float = 2.0
@@ -245,15 +251,25 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+_MAX_CONFIG_BYTES = 1_000_000
+
+
 def load_config(path: Path | str) -> Config:
     """Load and check config.toml: a Config, or one ConfigError listing every problem."""
     path = Path(path)
     try:
+        # A FIFO, a device or a folder would block or fail mid-read: refused before opening.
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"{path}: not a regular file (give the path of a config.toml)")
+        if path.exists() and path.stat().st_size > _MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {_MAX_CONFIG_BYTES // 1000} KB; not a config")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file (run `digest init` to write one)") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
     return parse_config(text, base_dir=path.resolve().parent, name=str(path))
 
 

@@ -6,10 +6,13 @@ DigestError                 the CLI prints the message on one line (exit code in
 ├── FeedError               a fetched body is not a usable feed, page or comment thread
 ├── RenderError             a template failed (names the file and line)
 ├── SubscriberError         a bad address, a bad CSV, or an unknown subscriber or token
+├── StateError              the state file is locked by another process, damaged or unwritable
 └── DeliveryError           writing the issue or sending it failed
     ├── TransientError      a 4xx reply or a lost connection: worth another try later
+    │   └── RecipientDeferred   a 4xx for one recipient: that reader waits, the run goes on
     ├── PermanentError      a 5xx reply for one recipient: recorded, never retried
-    └── LockedError         another `digest send` or scheduler holds the lock
+    ├── UnknownOutcome      the server never answered the end of DATA: maybe delivered
+    └── LockedError         another `digest send`, build or scheduler holds the lock
 
 Library exceptions are wrapped where they cross into digest (`raise … from e`),
 so nothing else reaches the CLI but a bug, which is shown with its traceback.
@@ -40,6 +43,10 @@ class SubscriberError(DigestError):
     pass
 
 
+class StateError(DigestError):
+    pass
+
+
 class DeliveryError(DigestError):
     pass
 
@@ -48,7 +55,15 @@ class TransientError(DeliveryError):
     pass
 
 
+class RecipientDeferred(TransientError):
+    pass
+
+
 class PermanentError(DeliveryError):
+    pass
+
+
+class UnknownOutcome(DeliveryError):
     pass
 
 

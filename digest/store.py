@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest.errors import DigestError
+from digest.errors import DigestError, StateError
 from digest.models import Fetched, Subscriber, Validators
+from digest.store_errors import one_line_errors, state_error
 
 MIGRATIONS: list[str] = [
     """
@@ -68,22 +70,33 @@ MIGRATIONS: list[str] = [
         value TEXT
     );
     """,
+    # A reader deferred by a 4xx waits until `next_attempt_at`; `deferred_since`
+    # is the first such reply, from which `[smtp] give_up_hours` counts.
+    """
+    ALTER TABLE send_log ADD COLUMN next_attempt_at TEXT;
+    ALTER TABLE send_log ADD COLUMN deferred_since TEXT
+    """,
 ]
 
 
+@one_line_errors
 class State:
     """One connection to the state file; use as a context manager."""
+
+    busy_timeout = 30.0  # seconds to wait for another process's write before giving up
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if path != ":memory:" else None
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self._migrate()
+            self.db = sqlite3.connect(str(path), timeout=self.busy_timeout, isolation_level=None)
+            self._retry_locked(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
+            self._retry_locked(self._migrate)
         except sqlite3.Error as e:
-            raise DigestError(f"state file {path}: {e}") from e
+            raise state_error(path, e) from None
+        except OSError as e:
+            raise StateError(f"state file {path}: {e.strerror or e}") from None
 
     def __enter__(self) -> State:
         return self
@@ -96,25 +109,50 @@ class State:
 
     def _migrate(self) -> None:
         (version,) = self.db.execute("PRAGMA user_version").fetchone()
-        if version > len(MIGRATIONS):
-            raise DigestError(
-                f"state file {self.path} was written by a newer digest (schema {version})"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction():
+        if version == len(MIGRATIONS):
+            return
+        # The version is read again under the write lock: two processes opening a
+        # new file at once would otherwise both create its tables.
+        with self.transaction():
+            (version,) = self.db.execute("PRAGMA user_version").fetchone()
+            if version > len(MIGRATIONS):
+                raise DigestError(
+                    f"state file {self.path} was written by a newer digest (schema {version})"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number}")
 
+    def _retry_locked(self, action: Callable[[], object]) -> None:
+        """Run `action`, again while another process holds the file (WAL setup skips the
+        busy handler), for up to `busy_timeout` seconds."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                action()
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise state_error(self.path or ":memory:", e) from None
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise state_error(self.path or ":memory:", e) from None
 
     # HTTP cache -------------------------------------------------------------
 
@@ -292,6 +330,59 @@ class State:
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    # Deferrals (appended) ------------------------------------------------------
+
+    def send_queue(self, issue_id: str) -> list[tuple[Subscriber, str | None, str | None]]:
+        """Every active subscriber with their send-log status and next_attempt_at."""
+        rows = self.db.execute(
+            f"SELECT {_SUBSCRIBER_S}, l.status, l.next_attempt_at FROM subscribers s"
+            " LEFT JOIN send_log l ON l.subscriber_id = s.id AND l.issue_id = ?"
+            " WHERE s.status = 'active' ORDER BY s.id",
+            (issue_id,),
+        ).fetchall()
+        return [(Subscriber(*row[:-2]), row[-2], row[-1]) for row in rows]
+
+    def delivery_state(
+        self, issue_id: str, subscriber_id: int
+    ) -> tuple[str, str | None, str | None, str | None] | None:
+        """(subscriber status, send-log status, next_attempt_at, deferred_since) of one pair."""
+        row = self.db.execute(
+            "SELECT s.status, l.status, l.next_attempt_at, l.deferred_since FROM subscribers s"
+            " LEFT JOIN send_log l ON l.subscriber_id = s.id AND l.issue_id = ?"
+            " WHERE s.id = ?",
+            (issue_id, subscriber_id),
+        ).fetchone()
+        return (row[0], row[1], row[2], row[3]) if row else None
+
+    def record_deferral(
+        self,
+        issue_id: str,
+        subscriber_id: int,
+        detail: str,
+        next_attempt_at: str | None,
+        deferred_since: str | None,
+    ) -> None:
+        """`deferred` until `next_attempt_at` (None: due at once); `deferred_since` is kept."""
+        self.db.execute(
+            "UPDATE send_log SET status = 'deferred', detail = ?, updated_at = ?,"
+            " next_attempt_at = ?, deferred_since = COALESCE(deferred_since, ?)"
+            " WHERE issue_id = ? AND subscriber_id = ?",
+            (detail[:500], _now(), next_attempt_at, deferred_since, issue_id, subscriber_id),
+        )
+
+    def send_details(self, issue_id: str) -> dict[str, tuple[str, str | None, str | None]]:
+        """Address → (status, detail, next_attempt_at) of every send-log row for `issue_id`."""
+        rows = self.db.execute(
+            "SELECT s.email, l.status, l.detail, l.next_attempt_at FROM send_log l"
+            " JOIN subscribers s ON s.id = l.subscriber_id WHERE l.issue_id = ?",
+            (issue_id,),
+        )
+        return {email: (status, detail, at) for email, status, detail, at in rows}
+
+    def recorded_issues(self) -> set[str]:
+        """Ids of the issues whose stories are recorded."""
+        return {row[0] for row in self.db.execute("SELECT DISTINCT issue_id FROM stories")}
 
 
 _SUBSCRIBER = "id, email, name, status, subscribed_at, unsubscribed_at"

@@ -1,4 +1,5 @@
-"""A real SMTP server for the mail tests: aiosmtpd on 127.0.0.1, STARTTLS with a fresh CA.
+"""A real SMTP server for the mail tests: aiosmtpd on 127.0.0.1, STARTTLS with a fresh CA,
+and a small newsletter ("letter") ready to send through it.
 
 `Mailserver` records what it received; the fixtures that start it live in
 conftest.py.
@@ -14,6 +15,8 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,14 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+from digest.config import Config, load_config
+from digest.issues.files import LoadedIssue, load_issue
+from digest.issues.publish import publish
+from digest.mail import subscribers
+from digest.mail.send import send_issue
+from digest.models import Issue, Story
+from digest.store import State
 
 USER, PASSWORD = "insider", "pw-Kx81-never-logged"
 SECRET = "token-secret-7f3a9c1e55b2d4e6"
@@ -53,6 +64,7 @@ class Recorder:
     data_replies: list[str] = field(default_factory=list)  # replies to DATA before a 250
     drops: int = 0  # drop the connection at DATA this many times, before accepting
     delay: float = 0.0  # seconds per accepted message
+    reply_delay: float = 0.0  # seconds between taking a message and saying so (a slow relay)
     gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
     sessions: set[int] = field(default_factory=set)  # connections that delivered
     peers: set[int] = field(default_factory=set)  # connections that reached DATA
@@ -100,6 +112,8 @@ class Recorder:
                 session=peer[1],
             )
         )
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         return "250 2.0.0 queued"
 
     def count(self) -> Counter[str]:
@@ -200,3 +214,89 @@ def wait_for(condition: Any, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.005)
+
+
+# A newsletter ready to send ------------------------------------------------------
+
+
+ISSUE_ID = "2026-11-26"
+NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+
+
+def make_issue() -> Issue:
+    story = Story(
+        title="Déjà vu: the Citroën returns",
+        url="https://www.example.com/citroen",
+        source="Auto Wire",
+        author="Zoë",
+        published=NOW - timedelta(hours=5),
+        image=None,
+        summary=("The company’s “new” car looks familiar.", "Critics say ça suffit."),
+        comment_count=2,
+    )
+    return Issue(id=ISSUE_ID, title="Test Insider", generated_at=NOW, stories=(story,), feeds=())
+
+
+@dataclass
+class Letter:
+    config_path: Path
+    config: Config
+    loaded: LoadedIssue
+    addresses: list[str]
+
+
+def setup_letter(folder: Path, server: Mailserver, count: int = 3, **smtp: Any) -> Letter:
+    config_path = write_mail_config(folder, server, **smtp)
+    config = load_config(config_path)
+    publish(make_issue(), config, config.output_dir)
+    names = ["Zoë Ångström", "", "Bob"]
+    addresses = [f"reader{n:03d}@example.org" for n in range(count)]
+    with State(config.state_path) as state:
+        for n, address in enumerate(addresses):
+            subscribers.add(state, address, names[n % 3])
+    return Letter(config_path, config, load_issue(config.output_dir), addresses)
+
+
+def run_send(letter: Letter, **kwargs: Any) -> Any:
+    with State(letter.config.state_path) as state:
+        return send_issue(letter.config, state, letter.loaded, **kwargs)
+
+
+def log_of(letter: Letter) -> dict[str, str]:
+    with State(letter.config.state_path) as state:
+        return state.send_log(ISSUE_ID)
+
+
+def rss(titles: list[str]) -> str:
+    items = []
+    for n, title in enumerate(titles):
+        published = format_datetime(datetime.now(UTC) - timedelta(hours=n + 1))
+        body = " ".join(
+            f"Sentence {k} about {title.lower()} tells readers something they need to know."
+            for k in range(8)
+        )
+        items.append(
+            f"<item><title>{title}</title><link>https://news.example.com/{n}-{len(title)}</link>"
+            f"<guid>https://news.example.com/{title.replace(' ', '-')}</guid>"
+            f"<pubDate>{published}</pubDate><description>{body}</description></item>"
+        )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Local Wire</title>'
+        f"<link>https://news.example.com/</link>{''.join(items)}</channel></rss>"
+    )
+
+
+def schedule_letter(
+    tmp_path: Path, server: Mailserver, count: int, cron: str = "* * * * *"
+) -> Path:
+    path = write_mail_config(tmp_path, server)
+    text = path.read_text(encoding="utf-8").replace(
+        'url = "feed.xml"\n', 'url = "feed.xml"\nfull_text = "never"\ncomments = "none"\n'
+    )
+    text += f'\n[schedule]\ncron = "{cron}"\ntimezone = "America/Detroit"\ngrace_minutes = 60\n'
+    path.write_text(text, encoding="utf-8")
+    (tmp_path / "feed.xml").write_text(rss(["Brakes fail", "Wagons return"]), encoding="utf-8")
+    with State(load_config(path).state_path) as state:
+        for n in range(count):
+            subscribers.add(state, f"reader{n:03d}@example.org")
+    return path

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,10 +22,9 @@ import pytest
 
 from digest.config import Config, ScheduleSettings, load_config
 from digest.errors import ConfigError
-from digest.mail import subscribers
 from digest.mail.schedule import Cron, CycleResult, Due, Scheduler, Status, build_and_send
 from digest.store import State
-from tests.mailserver import Mailserver, wait_for, write_mail_config
+from tests.mailserver import Mailserver, rss, schedule_letter, wait_for
 
 # The SMTP server and secrets fixtures of the sender's tests.
 pytestmark = pytest.mark.usefixtures("mail_secrets")
@@ -220,41 +218,6 @@ def test_an_unfinished_cycle_past_the_grace_is_left(tmp_path: Path) -> None:
 
 
 # The real job: a local feed, a real SMTP server -------------------------------
-
-
-def rss(titles: list[str]) -> str:
-    items = []
-    for n, title in enumerate(titles):
-        published = format_datetime(datetime.now(UTC) - timedelta(hours=n + 1))
-        body = " ".join(
-            f"Sentence {k} about {title.lower()} tells readers something they need to know."
-            for k in range(8)
-        )
-        items.append(
-            f"<item><title>{title}</title><link>https://news.example.com/{n}-{len(title)}</link>"
-            f"<guid>https://news.example.com/{title.replace(' ', '-')}</guid>"
-            f"<pubDate>{published}</pubDate><description>{body}</description></item>"
-        )
-    return (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>Local Wire</title>'
-        f"<link>https://news.example.com/</link>{''.join(items)}</channel></rss>"
-    )
-
-
-def schedule_letter(
-    tmp_path: Path, server: Mailserver, count: int, cron: str = "* * * * *"
-) -> Path:
-    path = write_mail_config(tmp_path, server)
-    text = path.read_text(encoding="utf-8").replace(
-        'url = "feed.xml"\n', 'url = "feed.xml"\nfull_text = "never"\ncomments = "none"\n'
-    )
-    text += f'\n[schedule]\ncron = "{cron}"\ntimezone = "America/Detroit"\ngrace_minutes = 60\n'
-    path.write_text(text, encoding="utf-8")
-    (tmp_path / "feed.xml").write_text(rss(["Brakes fail", "Wagons return"]), encoding="utf-8")
-    with State(load_config(path).state_path) as state:
-        for n in range(count):
-            subscribers.add(state, f"reader{n:03d}@example.org")
-    return path
 
 
 def test_build_and_send_only_when_there_is_news(tmp_path: Path, server: Mailserver) -> None:

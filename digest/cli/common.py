@@ -26,6 +26,8 @@ class Exit(IntEnum):
     NOTHING_NEW = 3  # build/schedule: nothing new since the last issue, nothing written
     ALL_FEEDS_FAILED = 4  # build/schedule: every feed failed (with --strict: any)
     REFUSED = 5  # send: finished, but some recipients were refused for good
+    WAITING = 6  # send: some readers got a 4xx; a later run tries them again
+    UNKNOWN = 7  # send: some ends of DATA went unanswered (see --retry-unknown)
 
 
 app = typer.Typer(

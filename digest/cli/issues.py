@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -33,6 +34,7 @@ from digest.cli.common import (
 from digest.config import STARTER_CONFIG, Config, load_config
 from digest.errors import ConfigError, DigestError
 from digest.issues.files import next_issue_id
+from digest.mail.lock import build_lock
 from digest.models import FeedStatus
 from digest.render.environment import default_theme_dir
 from digest.store import State
@@ -54,13 +56,19 @@ def build(
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail (exit 4) when any feed fails.")
     ] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="Wait up to SECONDS for another build on this state."),
+    ] = 0.0,
     verbose: VerboseOption = False,
 ) -> None:
     """Build one issue from the configured feeds into output/<issue-id>/."""
-    guarded(verbose, lambda: _build(config_path, output, demo, strict))
+    guarded(verbose, lambda: _build(config_path, output, demo, strict, wait))
 
 
-def _build(config_path: Path, output: Path | None, demo: bool, strict: bool) -> Exit:
+def _build(
+    config_path: Path, output: Path | None, demo: bool, strict: bool, wait: float = 0.0
+) -> Exit:
     from digest.build import Outcome, build  # the whole pipeline: loaded when used
 
     transport = None
@@ -78,8 +86,12 @@ def _build(config_path: Path, output: Path | None, demo: bool, strict: bool) -> 
             raise ConfigError(f"{config_path}: no [[feeds]] configured")
         state = State(config.state_path)
     output_dir = output if output is not None else config.output_dir
-    now = datetime.now().astimezone()
-    with state, _progress() as progress:
+    # One build per state file: the id is chosen and the stories recorded under the lock.
+    lock: AbstractContextManager[None] = (
+        nullcontext() if demo else build_lock(config.state_path, wait=wait)
+    )
+    with lock, state, _progress() as progress:
+        now = datetime.now().astimezone()
         result = build(
             config,
             state,

@@ -57,14 +57,29 @@ def send(
     wait: Annotated[
         float, typer.Option("--wait", help="Wait up to SECONDS for another sender to finish.")
     ] = 0.0,
+    retry_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--retry-unknown",
+            help="Send again to readers whose message the server never confirmed"
+            " (check the relay's log first: they may have it).",
+        ),
+    ] = False,
     config_path: ConfigOption = Path("config.toml"),
     verbose: VerboseOption = False,
 ) -> None:
     """Mail an issue to every active subscriber, each exactly once (rerun to resume)."""
-    guarded(verbose, lambda: _send(config_path, issue, to, dry_run, wait))
+    guarded(verbose, lambda: _send(config_path, issue, to, dry_run, wait, retry_unknown))
 
 
-def _send(config_path: Path, issue: str | None, to: str | None, dry_run: bool, wait: float) -> int:
+def _send(
+    config_path: Path,
+    issue: str | None,
+    to: str | None,
+    dry_run: bool,
+    wait: float,
+    retry_unknown: bool = False,
+) -> int:
     config = load_config(config_path)
     loaded = load_issue(config.output_dir, issue)
     if to:
@@ -74,35 +89,60 @@ def _send(config_path: Path, issue: str | None, to: str | None, dry_run: bool, w
     stop = _stop_on_signals()
     with State(config.state_path) as state:
         if dry_run:
-            report = send_issue(config, state, loaded, dry_run=True)
+            report = send_issue(config, state, loaded, dry_run=True, retry_unknown=retry_unknown)
             say(
                 f"Issue {report.issue_id}: {report.left} would be sent,"
                 f" {report.already} already done; nothing sent."
             )
             return Exit.WRITTEN
         with send_lock(config.state_path, wait=wait):
-            report = send_issue(config, state, loaded, stop=stop.is_set, sleep=stop.wait)
+            report = send_issue(
+                config,
+                state,
+                loaded,
+                stop=stop.is_set,
+                sleep=stop.wait,
+                retry_unknown=retry_unknown,
+            )
     return _send_report(report)
 
 
 def _send_report(report: SendReport) -> int:
     say(
         f"Issue {report.issue_id}: {report.sent} sent now, {report.already} done before,"
-        f" {len(report.failed)} refused, {report.deferred + report.left} still to send."
+        f" {len(report.failed)} refused, {report.deferred + report.left} still to send,"
+        f" {report.waiting} deferred, {report.unknown} unknown."
     )
     for address, reply in report.failed:
-        complain("refused", f"{address}: {reply}")
+        complain("refused", f"{subscribers.mask(address)}: {reply}")
     if report.resumed:
         complain("warning", f"{report.resumed} message(s) interrupted last time were sent again")
+    if report.unknown:
+        complain(
+            "unknown",
+            f"the server never confirmed {report.unknown} message(s): they may have arrived;"
+            " check the relay's log, then `digest send --retry-unknown` sends them again",
+        )
+    if report.waiting:
+        when = report.next_at.astimezone().strftime("%Y-%m-%d %H:%M %Z") if report.next_at else ""
+        complain(
+            "deferred",
+            f"{report.waiting} reader(s) got a temporary refusal (4xx) for their address;"
+            f" `digest send` tries them again from {when} (the scheduler does it by itself)",
+        )
     if report.stopped:
         complain("stopped", "stopped on request; run `digest send` again to go on")
         return Exit.ERROR
-    if not report.complete:
+    if report.deferred or report.left:
         complain(
             "error",
             f"the server kept failing ({report.last_error}); run `digest send` again to go on",
         )
         return Exit.ERROR
+    if report.unknown:
+        return Exit.UNKNOWN
+    if report.waiting:
+        return Exit.WAITING
     return Exit.REFUSED if report.failed else Exit.WRITTEN
 
 
@@ -169,7 +209,12 @@ def subscribers_list(
         for column in ("email", "name", "status", "since"):
             table.add_column(column)
         for row in rows:
-            table.add_row(escape(row.email), escape(row.name), row.status, row.subscribed_at[:10])
+            table.add_row(
+                escape(subscribers.printable(row.email)),
+                escape(subscribers.printable(row.name)),
+                row.status,
+                row.subscribed_at[:10],
+            )
         out.print(table)
         return 0
 
@@ -189,6 +234,8 @@ def subscribers_import(
 
     def action() -> int:
         config = load_config(config_path)
+        if file.exists() and not file.is_file():  # a FIFO or a device would block
+            raise DigestError(f"{file}: not a regular file")
         try:
             source = file.open(encoding="utf-8-sig", newline="")
         except OSError as e:

@@ -85,6 +85,7 @@ def _story(story: Story) -> dict[str, Any]:
         "comment_count": story.comment_count,
         "comments_url": story.comments_url,
         "comments": [_comment(c) for c in story.comments],
+        "key": story.key,
     }
 
 
@@ -116,6 +117,8 @@ def _read_story(s: dict[str, Any]) -> Story:
         comment_count=s.get("comment_count"),
         comments=tuple(_read_comment(c) for c in s.get("comments") or ()),
         comments_url=s.get("comments_url"),
+        # Records written before `key` was kept: the URL is the key of almost every story.
+        key=str(s["key"] if "key" in s else s.get("url") or ""),
     )
 
 

@@ -6,10 +6,12 @@ crash never leaves half an issue where the archive or a sender would find it.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import os
 import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -57,8 +59,8 @@ def write_issue(
         staging.mkdir()
         for name, content in files.items():
             data = content.encode("utf-8") if isinstance(content, str) else content
-            (staging / name).write_bytes(data)
-        (staging / "issue.json").write_text(codec.dumps(issue, subject), encoding="utf-8")
+            _write_synced(staging / name, data)
+        _write_synced(staging / "issue.json", codec.dumps(issue, subject).encode("utf-8"))
         for relative, source in (assets or {}).items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -66,10 +68,53 @@ def write_issue(
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
+        _sync_dir(output_dir)
     except OSError as e:
         shutil.rmtree(staging, ignore_errors=True)
         raise DeliveryError(f"cannot write the issue to {final}: {e}") from e
     return final
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` whole: a temporary file, fsync, then rename.
+
+    A reader (or a crash, or a full disk) sees the old file or the new one,
+    never a cut one. DeliveryError when it cannot be written.
+    """
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+        _sync_dir(path.parent)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise DeliveryError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _sync_dir(folder: Path) -> None:
+    """fsync a folder so a rename in it survives a power cut."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def read_issues(output_dir: Path) -> list[Issue]:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from digest.config import Config
-from digest.issues.files import ISSUE_FILES, read_issues, write_issue
+from digest.issues.files import ISSUE_FILES, read_issues, write_atomic, write_issue
 from digest.issues.message import build_message
 from digest.models import Issue, RenderedIssue
 from digest.render.atom import render_feed
@@ -21,17 +21,21 @@ def publish(
     config: Config,
     output_dir: Path,
     local_images: Mapping[str, Path] | None = None,
+    *,
+    archive: bool = True,
 ) -> tuple[Path, RenderedIssue]:
     """Write `output_dir/<id>/` and refresh `output_dir/index.html`; returns the folder.
 
     `local_images` maps image URLs to files copied beside the issue, so an
     issue built offline (the demo) shows its pictures in a browser preview.
+    With `archive=False` the caller refreshes the archive (`write_archive`).
     """
     number = issue_number(output_dir, issue.id)
     files, assets, rendered = issue_files(issue, config, number, local_images)
     assert set(files) | {"issue.json"} == {*ISSUE_FILES, WEB_PAGE}
     folder = write_issue(output_dir, issue, files, assets, rendered.subject)
-    write_archive(output_dir, config)
+    if archive:
+        write_archive(output_dir, config)
     return folder, rendered
 
 
@@ -68,12 +72,27 @@ def issue_files(
 
 
 def write_archive(output_dir: Path, config: Config) -> Path:
-    """`index.html` listing every issue found under `output_dir`, and `feed.xml` of them."""
+    """`index.html` listing every issue found under `output_dir`, and `feed.xml` of them.
+
+    Each is replaced whole (a full disk leaves the previous one, never a cut one).
+    """
     entries = [_archive_entry(issue, output_dir) for issue in read_issues(output_dir)]
-    (output_dir / "feed.xml").write_text(render_feed(entries, config), encoding="utf-8")
+    write_atomic(output_dir / "feed.xml", render_feed(entries, config).encode("utf-8"))
     path = output_dir / "index.html"
-    path.write_text(render_archive(entries, config), encoding="utf-8")
+    write_atomic(path, render_archive(entries, config).encode("utf-8"))
     return path
+
+
+def archive_is_stale(output_dir: Path) -> bool:
+    """Whether `index.html` or `feed.xml` is missing or older than an issue folder."""
+    folders = [p.stat().st_mtime for p in output_dir.glob("*/issue.json")]
+    if not folders:
+        return False
+    try:
+        written = min((output_dir / n).stat().st_mtime for n in ("index.html", "feed.xml"))
+    except OSError:
+        return True
+    return written < max(folders)
 
 
 def _archive_entry(issue: Issue, output_dir: Path) -> ArchiveEntry:

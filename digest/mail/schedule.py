@@ -30,11 +30,11 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from digest import config_checks
-from digest.build import Outcome, build
+from digest.build import Outcome, build, mend
 from digest.config import Config
 from digest.errors import ConfigError
 from digest.issues.files import load_issue, next_issue_id
-from digest.mail.lock import send_lock
+from digest.mail.lock import build_lock, send_lock
 from digest.mail.send import SendReport, send_issue
 from digest.store import State
 
@@ -142,6 +142,10 @@ class Scheduler:
     def run_due(self, now: datetime) -> CycleResult:
         """One cycle: finish an interrupted one, or run the latest due time if not yet run."""
         with send_lock(self.config.state_path, wait=self.lock_wait):
+            with build_lock(self.config.state_path, wait=self.lock_wait):
+                # A cycle killed between writing its folder and recording its stories.
+                for warning in mend(self.state, self.config, self.output_dir):
+                    logger.warning("%s", warning)
             pending = self._pending()
             if pending is not None:
                 if now - pending.at <= self.grace:
@@ -229,15 +233,24 @@ def build_and_send(
     *,
     stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], object] = time.sleep,
+    lock_wait: float = 600.0,
 ) -> Job:
     """The real job: build the issue for a due time (unless already built) and send it."""
 
     def job(due: Due) -> CycleResult:
         folder = output_dir / due.issue_id
-        if not (folder / "issue.json").exists():
-            run = build(
-                config, state, output_dir, now=datetime.now(UTC).astimezone(), issue_id=due.issue_id
-            )
+        with build_lock(config.state_path, wait=lock_wait):
+            built = (folder / "issue.json").exists()
+            run = None
+            if not built:
+                run = build(
+                    config,
+                    state,
+                    output_dir,
+                    now=datetime.now(UTC).astimezone(),
+                    issue_id=due.issue_id,
+                )
+        if run is not None:
             if run.outcome is Outcome.NOTHING_NEW:
                 logger.info("due %s: nothing new, nothing sent", due.at.isoformat())
                 return CycleResult("nothing_new", due.at)

@@ -2,16 +2,30 @@
 
 The send log (`send_log` in the state file) has one row per (issue,
 subscriber). Before a message goes out its row is claimed as `sending` and
-committed; after the server's 250 reply to DATA it becomes `sent` (or
-`failed` for a permanent 5xx, or `deferred` when transient failures outlast
-the retries), committed together with the next claim. A rerun skips `sent`
-and `failed` rows, so a crash, a kill -9 or a dropped connection never mails
-anyone twice, with one exception that no client can close: the server
-accepted the message and the process died before `sent` was committed. That
-row is still `sending`; the rerun sends it again, so at most one reader per
-crash can get a second copy (with the same Message-ID, which mail stores use
-to drop it). A file lock beside the state file (`lock.py`) keeps two senders
-from working on the same list at once; `smtp.py` is the connection.
+committed; after the server's 250 reply to DATA it becomes `sent`, committed
+together with the next claim. Other outcomes:
+
+- `failed`: a 5xx for this address, or 4xx replies for longer than
+  `[smtp] give_up_hours`; never retried.
+- `deferred` with `next_attempt_at`: a 4xx for this address (greylisting, a
+  full mailbox). The run goes on with the others; a later run tries this
+  reader again once that time has come, waiting `defer_minutes` and then
+  about as long again as it has already waited (exponential, 6 h at most).
+  A server-wide failure (lost connection, 421, a 4xx to DATA) that outlasts
+  `retries` stops the run instead, and that reader is due at once next time.
+- `unknown`: the message went out whole but the end of DATA was not answered
+  within `data_timeout`. The server may have taken it, so no run sends it
+  again unless told to (`digest send --retry-unknown`, after checking the
+  relay's log). Three in a row stop the run: the relay is too slow.
+
+A rerun skips `sent`, `failed`, `unknown` and not-yet-due `deferred` rows, so
+a crash, a kill -9 or a dropped connection never mails anyone twice, with one
+exception that no client can close: the server accepted the message and the
+process died before `sent` was committed. That row is still `sending`; the
+rerun sends it again, so at most one reader per crash can get a second copy
+(with the same Message-ID, which mail stores use to drop it). A file lock
+beside the state file (`lock.py`) keeps two senders from working on the same
+list at once; `smtp.py` is the connection.
 """
 
 from __future__ import annotations
@@ -20,11 +34,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import formataddr
 
 from digest.config import Config, SmtpSettings
-from digest.errors import DeliveryError, PermanentError, TransientError
+from digest.errors import (
+    ConfigError,
+    DeliveryError,
+    PermanentError,
+    RecipientDeferred,
+    TransientError,
+    UnknownOutcome,
+)
 from digest.issues.files import LoadedIssue
 from digest.issues.message import (
     MessageFactory,
@@ -39,7 +60,11 @@ from digest.store import State
 
 logger = logging.getLogger(__name__)
 
-SENDING, SENT, FAILED, DEFERRED = "sending", "sent", "failed", "deferred"
+SENDING, SENT, FAILED, DEFERRED, UNKNOWN = "sending", "sent", "failed", "deferred", "unknown"
+# A server-wide failure leaves the reader due at once; a 4xx for the address, later.
+WAITING = "waiting"
+MAX_DEFER = timedelta(hours=6)
+UNKNOWN_STREAK = 3  # unanswered ends of DATA in a row that stop a run
 
 
 @dataclass
@@ -49,15 +74,18 @@ class SendReport:
     sent: int = 0
     already: int = 0  # sent (or refused for good) by an earlier run
     resumed: int = 0  # interrupted mid-send last time: sent again
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (address, server reply)
-    deferred: int = 0  # transient failures outlasted the retries: next run tries again
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (address, masked reply)
+    deferred: int = 0  # the server kept failing: the next run goes on from there
+    waiting: int = 0  # 4xx for their address: tried again by a later run, from next_at
+    next_at: datetime | None = None  # when the first of those is due
+    unknown: int = 0  # end of DATA unanswered: maybe delivered, never resent by default
     left: int = 0  # not tried because the run stopped
     stopped: bool = False  # stopped on request (SIGTERM) between messages
     last_error: str = ""
 
     @property
     def complete(self) -> bool:
-        return self.deferred == 0 and self.left == 0
+        return self.deferred == 0 and self.left == 0 and self.waiting == 0
 
 
 @dataclass(frozen=True)
@@ -67,11 +95,36 @@ class _Recipient:
     name: str
 
 
-def pending(state: State, issue_id: str) -> tuple[list[_Recipient], int]:
-    """Active subscribers still owed `issue_id`, and how many already have their outcome."""
-    rows = state.owed(issue_id)
-    todo = [_Recipient(s.id, s.email, s.name) for s, status in rows if status not in (SENT, FAILED)]
-    return todo, len(rows) - len(todo)
+# (subscriber id, status, masked detail, next_attempt_at, deferred_since)
+_Outcome = tuple[int, str, str, str | None, str | None]
+
+
+def _due(status: str | None, next_at: str | None, now: datetime, retry_unknown: bool) -> bool:
+    if status in (SENT, FAILED):
+        return False
+    if status == UNKNOWN:
+        return retry_unknown
+    return not (status == DEFERRED and next_at and datetime.fromisoformat(next_at) > now)
+
+
+def pending(
+    state: State, issue_id: str, now: datetime | None = None, retry_unknown: bool = False
+) -> tuple[list[_Recipient], int, list[datetime], int]:
+    """Readers owed `issue_id` now; how many have their outcome; when the waiting ones are
+    due; how many have an unknown outcome (not in the first list unless `retry_unknown`)."""
+    now = now or datetime.now(UTC)
+    todo: list[_Recipient] = []
+    done, unknown, later = 0, 0, []
+    for s, status, next_at in state.send_queue(issue_id):
+        if _due(status, next_at, now, retry_unknown):
+            todo.append(_Recipient(s.id, s.email, s.name))
+        elif status == UNKNOWN:
+            unknown += 1
+        elif status == DEFERRED and next_at:
+            later.append(datetime.fromisoformat(next_at))
+        else:
+            done += 1
+    return todo, done, later, unknown
 
 
 def send_issue(
@@ -83,19 +136,27 @@ def send_issue(
     stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], object] = time.sleep,
     dry_run: bool = False,
+    retry_unknown: bool = False,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SendReport:
     """Mail `loaded` to every active subscriber who does not have it yet.
 
     `stop` is asked between messages (the scheduler's SIGTERM flag); `sleep`
-    waits for the rate limit and the retry backoff.
+    waits for the rate limit and the retry backoff; `clock` says when
+    deferred readers are due. `retry_unknown` sends again to readers whose
+    last message went unanswered.
     """
     secret = token_secret(config)
     sign = dkim_signer(config)
     sender = sender_address(config)
     issue_id = loaded.issue.id
-    todo, done = pending(state, issue_id)
+    todo, done, later, unknown = pending(state, issue_id, clock(), retry_unknown)
     factory = MessageFactory(loaded.issue, loaded.rendered, config)
-    report = SendReport(issue_id=issue_id, total=len(todo) + done, already=done)
+    report = SendReport(
+        issue_id=issue_id, total=len(todo) + done + len(later) + unknown, already=done
+    )
+    report.unknown, report.waiting = unknown, len(later)
+    report.next_at = min(later, default=None)
     if dry_run:
         for recipient in todo:  # build each message so a bad key or header shows now
             _render(factory, recipient, secret, sign)
@@ -110,19 +171,21 @@ def send_issue(
     next_at = time.monotonic()
     # The outcome of one message is committed with the claim of the next: one
     # commit (one fsync) per message, and still nothing goes out unclaimed.
-    unsettled: tuple[int, str, str] | None = None
+    unsettled: _Outcome | None = None
+    streak = 0
     try:
         for index, recipient in enumerate(todo):
             if stop():
                 report.stopped = True
                 report.left = len(todo) - index
                 break
-            previous = _claim(state, issue_id, recipient.id, unsettled)
+            previous = _claim(state, issue_id, recipient.id, unsettled, clock(), retry_unknown)
             unsettled = None
             if previous is None:
                 report.already += 1  # unsubscribed or finished since the list was read
                 continue
-            if previous == SENDING:
+            since = previous[1]
+            if previous[0] == SENDING:
                 report.resumed += 1
                 logger.warning(
                     "issue %s: subscriber #%d was being sent to when the last run stopped;"
@@ -137,19 +200,40 @@ def send_issue(
             next_at = max(next_at, time.monotonic()) + interval
             try:
                 outcome, detail = _deliver(smtp, config.smtp, sender, recipient, raw, stop, sleep)
-            except DeliveryError as e:  # the server refused the sender: nothing went out
-                unsettled = (recipient.id, DEFERRED, str(e))
+            except (DeliveryError, ConfigError) as e:  # refused sender, bad setting: none out
+                unsettled = (recipient.id, DEFERRED, str(e), None, None)
                 raise
-            unsettled = (recipient.id, outcome, detail)
+            unsettled = _settle(config.smtp, recipient, outcome, detail, since, clock())
+            outcome = unsettled[1]
+            streak = streak + 1 if outcome == UNKNOWN else 0
             if outcome == SENT:
                 report.sent += 1
             elif outcome == FAILED:
-                report.failed.append((recipient.email, detail))
+                report.failed.append((recipient.email, unsettled[2]))
                 logger.warning(
-                    "issue %s: %s refused for good: %s",
+                    "issue %s: subscriber #%d %s refused for good: %s",
                     issue_id,
+                    recipient.id,
                     mask(recipient.email),
-                    detail.split(" ", 1)[0],
+                    unsettled[2],
+                )
+            elif outcome == UNKNOWN:
+                report.unknown += 1
+                who = mask(recipient.email)
+                logger.warning("issue %s: #%d %s: %s", issue_id, recipient.id, who, detail)
+                if streak >= UNKNOWN_STREAK:
+                    report.left = len(todo) - index - 1
+                    report.last_error = f"{streak} messages in a row unanswered: {detail}"
+                    logger.warning("issue %s: stopping: %s", issue_id, report.last_error)
+                    break
+            elif unsettled[3] is not None:  # a 4xx for this address: a later run retries
+                report.waiting += 1
+                due = datetime.fromisoformat(unsettled[3])
+                report.next_at = min(report.next_at or due, due)
+                who = mask(recipient.email)
+                logger.warning(
+                    "issue %s: subscriber #%d %s deferred until %s: %s",
+                    *(issue_id, recipient.id, who, unsettled[3], detail),
                 )
             else:
                 # The server is unwell: stop here and let the next run go on.
@@ -160,18 +244,49 @@ def send_issue(
                 break
     finally:
         if unsettled is not None:
-            state.record_outcome(issue_id, *unsettled)
+            _record(state, issue_id, unsettled)
         if own:
             smtp.close()
     logger.info(
-        "issue %s: %d sent, %d refused, %d deferred, %d left",
+        "issue %s: %d sent, %d refused, %d waiting, %d unknown, %d deferred, %d left",
         issue_id,
         report.sent,
         len(report.failed),
+        report.waiting,
+        report.unknown,
         report.deferred,
         report.left,
     )
     return report
+
+
+def _settle(
+    settings: SmtpSettings,
+    recipient: _Recipient,
+    outcome: str,
+    detail: str,
+    since: str | None,
+    now: datetime,
+) -> _Outcome:
+    """The send-log row for one outcome: a deferral gets its next time, or gives up."""
+    if outcome != WAITING:
+        return (recipient.id, outcome, detail, None, None)
+    first = datetime.fromisoformat(since) if since else now
+    waited = now - first
+    if waited >= timedelta(hours=settings.give_up_hours):
+        hours = waited.total_seconds() / 3600
+        return (recipient.id, FAILED, f"gave up after {hours:.1f} h of 4xx: {detail}", None, None)
+    delay = min(MAX_DEFER, max(timedelta(minutes=settings.defer_minutes), waited))
+    stamp = (now + delay).isoformat(timespec="seconds")
+    return (recipient.id, DEFERRED, detail, stamp, first.isoformat(timespec="seconds"))
+
+
+def _record(state: State, issue_id: str, outcome: _Outcome) -> None:
+    subscriber_id, status, detail, next_at, since = outcome
+    if status == DEFERRED:
+        state.record_deferral(issue_id, subscriber_id, detail, next_at, since)
+    else:
+        state.record_outcome(issue_id, subscriber_id, status, detail)
 
 
 def _render(
@@ -199,13 +314,21 @@ def _deliver(
     stop: Callable[[], bool],
     sleep: Callable[[float], object],
 ) -> tuple[str, str]:
-    """(SENT | FAILED | DEFERRED, server reply); retries transient failures with backoff."""
+    """(SENT | FAILED | UNKNOWN | WAITING | DEFERRED, masked server reply).
+
+    Server-wide transient failures are retried here with backoff; a 4xx for
+    the address is WAITING at once (greylisting lasts minutes, not seconds).
+    """
     detail = ""
     for attempt in range(settings.retries + 1):
         try:
             return SENT, smtp.send(sender, recipient.email, raw)
         except PermanentError as e:
             return FAILED, str(e)
+        except UnknownOutcome as e:
+            return UNKNOWN, str(e)
+        except RecipientDeferred as e:
+            return WAITING, str(e)
         except TransientError as e:
             detail = str(e)
             if attempt == settings.retries or stop():
@@ -217,22 +340,27 @@ def _deliver(
 
 
 def _claim(
-    state: State, issue_id: str, subscriber_id: int, settle: tuple[int, str, str] | None
-) -> str | None:
+    state: State,
+    issue_id: str,
+    subscriber_id: int,
+    settle: _Outcome | None,
+    now: datetime,
+    retry_unknown: bool,
+) -> tuple[str, str | None] | None:
     """Record the last message's outcome and mark this pair `sending`, in one commit.
 
     Returns the row's previous status ("" when new, SENDING after a crash,
-    DEFERRED after a give-up) or None when it must not be sent: already
-    sent or refused, or the subscriber left meanwhile.
+    DEFERRED after a give-up) and the time of its first 4xx, or None when it
+    must not be sent: already settled, not yet due, or the subscriber left.
     """
     with state.transaction():
         if settle is not None:
-            state.record_outcome(issue_id, *settle)
-        row = state.delivery(issue_id, subscriber_id)
-        if row is None or row[0] != ACTIVE or row[1] in (SENT, FAILED):
+            _record(state, issue_id, settle)
+        row = state.delivery_state(issue_id, subscriber_id)
+        if row is None or row[0] != ACTIVE or not _due(row[1], row[2], now, retry_unknown):
             return None
         state.mark_sending(issue_id, subscriber_id, SENDING)
-        return row[1] or ""
+        return row[1] or "", row[3]
 
 
 def send_test(config: Config, loaded: LoadedIssue, to: str) -> str:
@@ -257,5 +385,5 @@ def send_test(config: Config, loaded: LoadedIssue, to: str) -> str:
             smtp, config.smtp, sender_address(config), recipient, raw, lambda: False, time.sleep
         )
     if outcome != SENT:
-        raise DeliveryError(f"the test copy to {address} was not accepted: {detail}")
+        raise DeliveryError(f"the test copy to {mask(address)} was not accepted: {detail}")
     return address

@@ -15,9 +15,11 @@ import hashlib
 import hmac
 import logging
 import os
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -59,12 +61,18 @@ def make_token(secret: bytes, subscriber_id: int, email: str) -> str:
     return f"{subscriber_id}-{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
 
 
+_TOKEN = re.compile(r"([0-9]{1,18})-[A-Za-z0-9_-]{1,64}", re.ASCII)
+
+
 def check_token(state: State, secret: bytes, token: str) -> Subscriber:
-    """The subscriber a token belongs to; SubscriberError when it is forged or unknown."""
-    number, _, _ = token.strip().partition("-")
-    subscriber = state.subscriber(int(number)) if number.isdigit() else None
+    """The subscriber a token belongs to; SubscriberError when it is forged, unknown or
+    not shaped like a token at all."""
+    token = token.strip()
+    shape = _TOKEN.fullmatch(token)
+    subscriber = state.subscriber(int(shape.group(1))) if shape else None
     if subscriber is None or not hmac.compare_digest(
-        make_token(secret, subscriber.id, subscriber.email), token.strip()
+        make_token(secret, subscriber.id, subscriber.email).encode("ascii"),
+        token.encode("ascii"),
     ):
         raise SubscriberError("that unsubscribe token matches no subscriber")
     return subscriber
@@ -148,7 +156,24 @@ def import_csv(state: State, source: TextIO, *, skip_invalid: bool = False) -> I
 
 
 def _read_rows(source: TextIO) -> Iterator[tuple[int, str, str]]:
+    """(line, address, name) of each row; SubscriberError naming the line when the file
+    is not UTF-8 or a field is too long to be a name or an address."""
     reader = csv.reader(source)
+    try:
+        yield from _rows(reader)
+    except UnicodeDecodeError as e:
+        raise SubscriberError(
+            f"near line {reader.line_num + 1}: the CSV is not UTF-8"
+            f" (byte 0x{e.object[e.start]:02x});"
+            " save it as UTF-8 and import again; nothing imported"
+        ) from None
+    except csv.Error as e:
+        raise SubscriberError(
+            f"line {reader.line_num}: not a readable CSV row ({e}); nothing imported"
+        ) from None
+
+
+def _rows(reader: Any) -> Iterator[tuple[int, str, str]]:
     header = next(reader, None)
     if header is None:
         raise SubscriberError("the CSV file is empty (it needs an 'email' column)")
@@ -159,8 +184,8 @@ def _read_rows(source: TextIO) -> Iterator[tuple[int, str, str]]:
     for row in reader:
         if not any(cell.strip() for cell in row):
             continue
-        address = row[at] if at < len(row) else ""
-        name = row[name_at] if name_at is not None and name_at < len(row) else ""
+        address = _restore(row[at]) if at < len(row) else ""
+        name = _restore(row[name_at]) if name_at is not None and name_at < len(row) else ""
         yield reader.line_num, address, " ".join(name.split())
 
 
@@ -170,9 +195,36 @@ def export_csv(subscribers: Iterable[Subscriber], target: TextIO) -> int:
     writer.writerow(["email", "name", "status", "subscribed_at", "unsubscribed_at"])
     count = 0
     for s in subscribers:
-        writer.writerow([s.email, s.name, s.status, s.subscribed_at, s.unsubscribed_at or ""])
+        cells = [s.email, s.name, s.status, s.subscribed_at, s.unsubscribed_at or ""]
+        writer.writerow([_neutral(cell) for cell in cells])
         count += 1
     return count
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutral(cell: str) -> str:
+    """`cell` with a leading apostrophe when a spreadsheet would read it as a formula
+    (and one more when it already starts with apostrophes before one), so `_restore`
+    gives back exactly `cell`."""
+    return "'" + cell if cell.lstrip("'").startswith(_FORMULA) else cell
+
+
+def _restore(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell.lstrip("'").startswith(_FORMULA) else cell
+
+
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: str) -> str:
+    """`text` without control characters (terminal escapes) or bidirectional overrides,
+    for listing on a terminal."""
+    return "".join(
+        c for c in text if c not in _BIDI and unicodedata.category(c) not in ("Cc", "Cs")
+    )
 
 
 def mask(email: str) -> str:
