@@ -8,6 +8,7 @@ key and line, then loading stops once with a `ConfigError`.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -118,6 +119,8 @@ class FetchSettings:
     per_host: int = 2
     """Requests in flight at once to any one host."""
     max_redirects: int = 5
+    allow_private: tuple[str, ...] = ()
+    """Private addresses URLs found in feeds may reach: IPs, CIDR networks, host names."""
 
 
 @dataclass(frozen=True)
@@ -337,12 +340,17 @@ def _read_section(
             problems.append(f"'{section}.{raw_key}' {error}{where}")
             continue
         values[key] = float(value) if hints[key] is float else value
+        values[key] = tuple(value) if isinstance(value, list) else values[key]
     if len(problems) > before:
         return None
     return cls(**values)
 
 
 def _check(key: str, expected: Any, value: Any) -> str | None:
+    if typing.get_origin(expected) is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return f"must be a list of strings, not {value!r}"
+        return next(filter(None, map(allowance_problem, value)), None)
     if typing.get_origin(expected) is Literal:
         choices = typing.get_args(expected)
         if value not in choices:
@@ -363,6 +371,18 @@ def _check(key: str, expected: Any, value: Any) -> str | None:
     if key in _SHARE and not 0 <= value <= 1:
         return f"must be between 0 and 1, not {value!r}"
     return None
+
+
+def allowance_problem(entry: str) -> str | None:
+    """Why `entry` is no `[fetch] allow_private` item: an IP, a CIDR network or a host name."""
+    try:
+        ipaddress.ip_network(entry, strict=False)
+        return None
+    except ValueError:
+        labels = entry.lower().removeprefix(".").split(".")
+    if all(re.fullmatch(r"(?!-)[a-z0-9-]{1,63}", label) for label in labels):
+        return None
+    return f"has {entry!r}, which is no IP address, network (CIDR) or host name"
 
 
 def _type_name(t: Any) -> str:

@@ -47,6 +47,8 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
             }
             for f in issue.feeds
         ],
+        # One line per item left out or cut short (entry, page, comments, story), with its URL.
+        "warnings": list(issue.warnings),
     }
 
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from lxml import etree
 
-from digest.collect.feeds import entry_time, parse_document
-from digest.comments.sources import Source, finish, text_of
+from digest.collect.feeds import entry_time, parse_document, text_field
+from digest.comments.sources import Source, finish, guarded, text_of
 from digest.models import Comment, CommentThread, Fetched
-from digest.text.sanitise import inline_text, safe_url
+from digest.text.sanitise import safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -43,18 +44,20 @@ def parse(fetched: Fetched) -> CommentThread:
     aligned = len(threading) == len(parsed.entries)
     base = fetched.final_url if "://" in fetched.final_url else None
     comments = []
+    warnings: list[str] = []
     for position, raw in enumerate(parsed.entries):
         ident = str(raw.get("id") or raw.get("link") or "")
         if ident not in by_id and aligned:
             ident = threading[position][0]
         parent, replies = by_id.get(ident, (None, None))
-        comment = _comment(raw, base, ident, parent, replies)
-        if comment is not None:
+        make = partial(_comment, parsed, raw, base, ident, parent, replies)
+        comment = guarded(make, raw.get("link") or fetched.url, warnings)
+        if comment is not None and comment.text:
             comments.append(comment)
     ids = {c.id for c in comments}
     # A reply to the article itself (its ref is the post) is a top-level comment.
     comments = [c if c.parent in ids else _top(c) for c in comments]
-    return finish(comments, len(comments))
+    return finish(comments, len(comments), warnings=warnings)
 
 
 def _top(comment: Comment) -> Comment:
@@ -62,8 +65,13 @@ def _top(comment: Comment) -> Comment:
 
 
 def _comment(
-    raw: Any, base: str | None, ident: str, parent: str | None, replies: int | None
-) -> Comment | None:
+    parsed: Any,
+    raw: Any,
+    base: str | None,
+    ident: str,
+    parent: str | None,
+    replies: int | None,
+) -> Comment:
     get = raw.get
     contents = get("content") or []
     body = max((c.get("value", "") for c in contents), key=len, default="") or get("summary", "")
@@ -71,11 +79,10 @@ def _comment(
     if text:
         first, _, rest = text.partition("\n\n")
         text = "\n\n".join(p for p in (_REPLY_PREFIX.sub("", first), rest) if p)
-    author = inline_text((get("author_detail") or {}).get("name") or get("author") or "")
+    detail = get("author_detail") or {}
+    author = text_field(parsed, detail, "name") or text_field(parsed, raw, "author")
     if not author:
-        author = _BY_PREFIX.sub("", inline_text(get("title", "")))
-    if not text:
-        return None
+        author = _BY_PREFIX.sub("", text_field(parsed, raw, "title"))
     return Comment(
         author=author or "Anonymous",
         text=text,
