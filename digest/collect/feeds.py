@@ -158,7 +158,9 @@ def _entry(
     base = fetched.final_url if "://" in fetched.final_url else None
     given = raw.get("link")
     link = safe_url(given, base)
-    if given and not link and _claims_http(given):
+    # feedparser empties a link it cannot resolve against the feed's URL.
+    dropped = any(not lk.get("href") for lk in raw.get("links") or () if isinstance(lk, dict))
+    if (given and not link and _claims_http(given)) or (not given and dropped):
         raise FeedError("its link is no valid http(s) URL")
     url = canonical_url(link) if link else None
     content_html = _content(raw)

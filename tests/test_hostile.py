@@ -1,0 +1,319 @@
+"""The attack suite: a hostile feed author against a real build on loopback.
+
+Feeds live on 127.0.0.2, the "operator's internal service" on 127.0.0.3: a
+URL found in a feed may reach the feed's own host and public addresses, never
+the other host, and nothing of what it holds may reach any output. One item
+that breaks costs only itself and one warning naming it.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import ipaddress
+import json
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from typer.testing import CliRunner
+
+from digest.cli import Exit, app
+from digest.collect.policy import FetchPolicy, embedded, is_public
+from digest.config import parse_config
+from digest.errors import ConfigError
+from tests.conftest import ConfigWriter
+from tests.hostile_site import NOW, SECRET, article, item, loopback, rss, secret_page
+from tests.newsroom import Site, make_story
+from tests.safety import unsafe_parts
+
+OUTPUT_FILES = ("email.html", "email.txt", "message.eml", "issue.json", "web.html")
+
+
+def run_build(config: Path) -> tuple[int, str, Path]:
+    output = config.parent / "output"
+    result = CliRunner().invoke(
+        app, ["build", "--config", str(config), "--output", str(output)], terminal_width=400
+    )
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output, output
+
+
+def the_issue(output: Path) -> Path:
+    (folder,) = [p for p in output.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return folder
+
+
+def everything_written(output: Path) -> str:
+    folder = the_issue(output)
+    parts = [(folder / name).read_bytes().decode("utf-8") for name in OUTPUT_FILES]
+    parts += [(output / name).read_text() for name in ("index.html", "feed.xml")]
+    message = email.message_from_bytes(
+        (folder / "message.eml").read_bytes(), policy=email.policy.default
+    )
+    parts += [part.get_content() for part in message.walk() if not part.is_multipart()]
+    return "\n".join(parts)
+
+
+# ── the policy's address rules ─────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "169.254.169.254", "127.0.0.1", "127.8.9.10", "::1", "10.1.2.3", "172.16.0.1",
+        "172.31.255.255", "192.168.1.1", "fc00::1", "fd12:3456::1", "fe80::1", "100.64.0.1",
+        "0.0.0.0", "::", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:10.0.0.1",
+        "64:ff9b::7f00:1", "2002:7f00:1::1", "224.0.0.1", "255.255.255.255", "192.0.0.8",
+    ],
+)  # fmt: skip
+def test_private_loopback_link_local_and_mapped_addresses_are_not_public(address: str) -> None:
+    assert not is_public(ipaddress.ip_address(address))
+    assert not FetchPolicy().admits(address, ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::1111", "::ffff:8.8.8.8"])
+def test_public_addresses_are_admitted(address: str) -> None:
+    assert is_public(ipaddress.ip_address(address))
+
+
+def test_ipv4_inside_ipv6_is_judged_as_ipv4() -> None:
+    assert str(embedded(ipaddress.ip_address("::ffff:10.0.0.7"))) == "10.0.0.7"
+    assert str(embedded(ipaddress.ip_address("64:ff9b::a00:7"))) == "10.0.0.7"
+
+
+def test_allow_list_of_addresses_networks_and_names() -> None:
+    policy = FetchPolicy.from_settings(["127.0.0.5", "10.0.0.0/8", "intranet.example", ".corp"])
+    ip = ipaddress.ip_address
+    assert policy.admits("x", ip("127.0.0.5")) and not policy.admits("x", ip("127.0.0.6"))
+    assert policy.admits("x", ip("10.200.0.1")) and policy.admits("x", ip("::ffff:10.0.0.1"))
+    assert policy.admits("intranet.example", ip("192.168.0.9"))
+    assert policy.admits("wiki.corp", ip("192.168.0.9"))
+    assert not policy.admits("evil.example", ip("192.168.0.9"))
+    # The feed's own address is admitted for its links: nothing else private is.
+    assert policy.admits("x", ip("127.0.0.2"), frozenset({ip("127.0.0.2")}))
+    assert not policy.admits("x", ip("127.0.0.3"), frozenset({ip("127.0.0.2")}))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"10.0.0.0/8"', "'fetch.allow_private' must be a list of strings"),
+        ('["10.0.0.0/33"]', "'fetch.allow_private' has '10.0.0.0/33'"),
+        ('["intra net"]', "'fetch.allow_private' has 'intra net'"),
+        ("[1]", "'fetch.allow_private' must be a list of strings"),
+    ],
+)
+def test_allow_private_is_checked_at_load(tmp_path: Path, value: str, message: str) -> None:
+    text = f'[[feeds]]\nurl = "a"\n\n[fetch]\nallow_private = {value}\n'
+    with pytest.raises(ConfigError, match=message + r".*\(line 5\)"):
+        parse_config(text, tmp_path)
+
+
+def test_allow_private_accepts_addresses_networks_and_names(tmp_path: Path) -> None:
+    text = '[fetch]\nallow_private = ["127.0.0.5", "10.0.0.0/8", "intranet.example", "::1"]\n'
+    assert parse_config(text, tmp_path).fetch.allow_private == (
+        "127.0.0.5",
+        "10.0.0.0/8",
+        "intranet.example",
+        "::1",
+    )
+
+
+# ── SSRF in a real build ───────────────────────────────────────────────────────
+
+
+def _ssrf_feed(feed: object, internal: object) -> None:
+    """Items on 127.0.0.2 pointing at 127.0.0.3 in every way a feed can, and one honest item."""
+    from tests.hostile_site import Loopback
+
+    assert isinstance(feed, Loopback) and isinstance(internal, Loopback)
+    internal.serve("/secret/", secret_page())
+    internal.serve("/comments.xml", rss("c", []), "application/rss+xml")
+    feed.serve("/fine/", article("Fine story"))
+    feed.redirect("/moved/", internal.base + "/secret/")
+    comments_elsewhere = f"<wfw:commentRss>{internal.base}/comments.xml</wfw:commentRss>"
+    items = [
+        item("Page on another host", internal.base + "/secret/", excerpt=True, hours_ago=1),
+        item("Redirected away", feed.base + "/moved/", excerpt=True, hours_ago=2),
+        item("Comments elsewhere", feed.base + "/fine/", extra=comments_elsewhere, hours_ago=3),
+        item("Metadata", "http://169.254.169.254/latest/meta-data/", excerpt=True, hours_ago=4),
+        item("Fine story", feed.base + "/fine/?again", hours_ago=5),
+    ]
+    feed.serve("/feed.xml", rss("Outside", items), "application/rss+xml")
+
+
+def test_links_to_another_private_host_are_never_fetched(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    with loopback("127.0.0.2") as feed, loopback("127.0.0.3") as internal:
+        _ssrf_feed(feed, internal)
+        config = write_config(feed.base + "/feed.xml")
+        code, out, output = run_build(config)
+    assert code == Exit.WRITTEN, out
+    assert internal.requests == []  # not even a connection that asked for something
+    written = everything_written(output)
+    assert SECRET not in written and "hunter2" not in written
+    record = json.loads((the_issue(output) / "issue.json").read_text())
+    titles = {s["title"] for s in record["stories"]}
+    assert titles == {"Comments elsewhere", "Fine story"}
+    refused = [w for w in record["warnings"] if "refused by the fetch policy" in w]
+    assert len(refused) == 4 == len(record["warnings"]), record["warnings"]
+    for url in (f"{internal.base}/secret/", f"{feed.base}/moved/", "169.254.169.254"):
+        assert sum(url in w for w in refused) == 1, url
+    assert sum(f"{internal.base}/comments.xml" in w for w in refused) == 1
+    assert [f["status"] for f in record["feeds"]] == ["ok"]
+
+
+def test_the_allow_list_lets_content_reach_a_private_host(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    with loopback("127.0.0.2") as feed, loopback("127.0.0.3") as internal:
+        _ssrf_feed(feed, internal)
+        config = write_config(feed.base + "/feed.xml", extra='allow_private = ["127.0.0.3"]')
+        code, out, output = run_build(config)
+    assert code == Exit.WRITTEN, out
+    assert "/secret/" in internal.requests and "/comments.xml" in internal.requests
+    record = json.loads((the_issue(output) / "issue.json").read_text())
+    assert "Page on another host" in {s["title"] for s in record["stories"]}
+    assert [w for w in record["warnings"] if "169.254.169.254" in w]  # still not allowed
+
+
+def test_a_name_is_judged_by_the_address_it_resolves_to(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    with loopback("127.0.0.2") as feed, loopback("127.0.0.1") as internal:
+        internal.serve("/secret/", secret_page())
+        link = f"http://localhost:{internal.server.server_port}/secret/"
+        items = [item("By name", link, excerpt=True), item("Fine", feed.base + "/", hours_ago=2)]
+        feed.serve("/feed.xml", rss("Outside", items), "application/rss+xml")
+        code, out, output = run_build(write_config(feed.base + "/feed.xml"))
+    assert code == Exit.WRITTEN, out
+    assert internal.requests == []
+    assert SECRET not in everything_written(output)
+    record = json.loads((the_issue(output) / "issue.json").read_text())
+    assert any("localhost" in w and "refused" in w for w in record["warnings"])
+
+
+# ── the target: 20 healthy feeds and one feed of hostile items ────────────────
+
+
+def _hostile_feed(feed: object, internal: object) -> dict[str, str]:
+    """One item per defect class; returns each breaking item's URL by what it attempts."""
+    from tests.hostile_site import Loopback
+
+    assert isinstance(feed, Loopback) and isinstance(internal, Loopback)
+    internal.serve("/secret/", secret_page())
+    feed.serve("/fine/", article("Fine"))
+    feed.redirect("/moved/", internal.base + "/secret/")
+    topic = {
+        "posts_count": -9,
+        "post_stream": {
+            "posts": [
+                {"post_number": 1, "username": "op", "cooked": "<p>Topic</p>"},
+                {
+                    "id": 702, "post_number": 2, "username": "pat", "name": "Pat \udc80 Driver",
+                    "reply_count": -4, "like_count": 3, "post_url": "/t/brakes/77/2",
+                    "cooked": "<p>My dealer says the parts for the brake lines arrive next "
+                    "month, so book the appointment early and ask about a loaner.</p>",
+                },
+                {
+                    "id": 703, "post_number": 3, "username": "odd", "reply_to_post_number": [1],
+                    "post_url": "/t/brakes/77/3", "cooked": "<p>A reply to nothing sane.</p>",
+                },
+            ]
+        },
+    }  # fmt: skip
+    feed.serve("/t/77.json", json.dumps(topic, ensure_ascii=True), "application/json")
+    bad = {
+        "private page": internal.base + "/secret/",
+        "redirect": feed.base + "/moved/",
+        "metadata comments": "http://169.254.169.254/latest/meta-data/comments",
+        "idna": "http://xn--ls8h.\u2100.example/story",
+        "port": "http://127.0.0.2:99999/story",
+        "comment": feed.base + "/t/brakes/77/3",
+    }
+    thread = f"<comments>{feed.base}/t/brakes/77</comments>"
+    items = [
+        item("Private page", bad["private page"], excerpt=True, hours_ago=3),
+        item("Redirected", bad["redirect"], excerpt=True, hours_ago=3),
+        item(
+            "Metadata comments",
+            feed.base + "/fine/?a",
+            extra=f"<wfw:commentRss>{bad['metadata comments']}</wfw:commentRss>",
+            hours_ago=3,
+        ),
+        item("Bad host", bad["idna"], hours_ago=3),
+        item("Bad port", bad["port"], hours_ago=3),
+        item("Forum thread", feed.base + "/fine/?b", extra=thread, hours_ago=3),
+        item(
+            "&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt; Recall widens",
+            feed.base + "/fine/?c",
+            raw_title=True,
+            hours_ago=0,
+        ),
+        item("Old as time", feed.base + "/fine/?d", date="Mon, 01 Jan 0001 00:00:00 +1400"),
+    ]
+    feed.serve("/feed.xml", rss("Hostile", items), "application/rss+xml")
+    return bad
+
+
+@pytest.mark.slow
+def test_twenty_healthy_feeds_and_one_hostile_feed(
+    httpserver: HTTPServer, write_config: ConfigWriter
+) -> None:
+    sites = [
+        Site(httpserver, f"paper-{i}", [make_story(i, now=NOW, comments=3, hours_ago=5 + i)])
+        for i in range(20)
+    ]
+    for site in sites:
+        site.serve()
+    with loopback("127.0.0.2") as feed, loopback("127.0.0.3") as internal:
+        bad = _hostile_feed(feed, internal)
+        config = write_config(
+            *(s.feed_url for s in sites),
+            feed.base + "/feed.xml",
+            newsletter="max_stories = 50",
+        )
+        code, out, output = run_build(config)
+    assert code == Exit.WRITTEN, out
+    assert internal.requests == []
+    folder = the_issue(output)
+    record = json.loads((folder / "issue.json").read_text())
+    assert [f["status"] for f in record["feeds"]] == ["ok"] * 21
+
+    # The issue holds every healthy story, and the hostile items that survive intact.
+    titles = [s["title"] for s in record["stories"]]
+    for site in sites:
+        assert site.stories[0].title in titles
+    survivors = {"Metadata comments", "Forum thread", "Old as time"}
+    assert survivors <= set(titles) and len(titles) == 20 + len(survivors) + 1
+
+    # One warning per breaking item, naming it; nothing else warned.
+    assert len(record["warnings"]) == len(bad), record["warnings"]
+    for attempt, url in bad.items():
+        assert sum(url in w for w in record["warnings"]) == 1, (attempt, record["warnings"])
+    for warning in record["warnings"]:
+        assert warning in out.replace("warning: ", "")
+
+    # Nothing of the internal host anywhere; every output valid UTF-8, no markup from a title.
+    written = everything_written(output)
+    assert SECRET not in written
+    assert unsafe_parts((folder / "email.html").read_text()) == []
+
+    # The double-encoded title is unescaped exactly once, everywhere.
+    once = "&lt;script&gt;alert(1)&lt;/script&gt; Recall widens"
+    assert titles[0] == once
+    message = email.message_from_bytes(
+        (folder / "message.eml").read_bytes(), policy=email.policy.default
+    )
+    assert once in str(message["Subject"])
+    assert once in (folder / "email.txt").read_text()
+    html = (folder / "email.html").read_text()
+    assert "&amp;lt;script&amp;gt;alert(1)" in html and "<script" not in html
+
+    # The forum thread: a repaired name, a nonsense count dropped, the broken post left out.
+    forum = next(s for s in record["stories"] if s["title"] == "Forum thread")
+    (comment,) = forum["comments"]
+    assert comment["author"] == "Pat \ufffd Driver" and comment["replies"] == 0
