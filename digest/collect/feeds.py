@@ -51,6 +51,7 @@ EXCERPT_WORDS = 120
 _MAX_DTD_BYTES = 2048
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.S | re.I)
 _EXTERNAL_ENTITY = re.compile(rb"<!ENTITY\s+(%\s+)?[\w.:-]+\s+(SYSTEM|PUBLIC)\b", re.I)
+_CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]{1,12}|[0-9]{1,12});")
 _COMMENT_FEED_TYPES = {"application/atom+xml", "application/rss+xml", "application/xml", "text/xml"}
 
 
@@ -102,7 +103,11 @@ def parse_document(fetched: Fetched) -> Any:
     if looks_like_json_feed(body):
         parsed = parse_json_feed(body)
     else:
-        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+        body = _CHAR_REF.sub(_valid_char_ref, body)
+        try:
+            parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+        except Exception as e:  # feedparser's loose parser has crashed on junk before
+            raise FeedError(f"not a feed: the parser gave up ({isolate.reason(e)})") from e
         _refuse_unexpanded_entities(body, parsed)
     if not parsed.entries and not parsed.feed.get("title"):
         raise FeedError(_not_a_feed_reason(body, parsed))
@@ -118,6 +123,18 @@ def _refuse_entity_bombs(body: bytes) -> None:
         raise FeedError("refused: the document declares oversized XML entities")
     if _EXTERNAL_ENTITY.search(match.group(1)):
         raise FeedError("refused: the document declares external XML entities")
+
+
+def _valid_char_ref(match: re.Match[bytes]) -> bytes:
+    """`&#…;` unchanged when it names a character, else U+FFFD (surrogates, 0, past U+10FFFF)."""
+    digits = match.group(1)
+    try:
+        code = int(digits[1:], 16) if digits[:1] in (b"x", b"X") else int(digits)
+    except ValueError:
+        return b"&#xFFFD;"
+    if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return b"&#xFFFD;"
+    return match.group(0)
 
 
 def _refuse_unexpanded_entities(body: bytes, parsed: Any) -> None:

@@ -47,7 +47,12 @@ def parse(fetched: Fetched) -> CommentThread:
     if not isinstance(posts, list):
         raise FeedError("not a Discourse topic: no 'post_stream.posts'")
     base = _origin(fetched.final_url)
-    by_number = {p.get("post_number"): p for p in posts if isinstance(p, dict)}
+    # A post number that is no number still names its post (as its place in the stream).
+    by_number = {
+        _number(p.get("post_number"), place): p
+        for place, p in enumerate(posts)
+        if isinstance(p, dict)
+    }
     opener = _opener(data, by_number)
     warnings: list[str] = []
     kept = []
@@ -59,6 +64,10 @@ def parse(fetched: Fetched) -> CommentThread:
             kept.append(comment)
     total = count(data.get("posts_count"))
     return finish(kept, total - 1 if total else None, warnings=warnings)
+
+
+def _number(value: Any, place: int) -> object:
+    return value if value is None or isinstance(value, int | str) else f"#{place}"
 
 
 def _opener(data: dict[str, Any], by_number: dict[Any, Any]) -> str | None:
