@@ -118,8 +118,17 @@ def xml_feeds(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def json_feeds(draw: st.DrawFn) -> bytes:
-    keys = ["id", "url", "external_url", "title", "content_html", "content_text", "summary",
-            "image", "banner_image", "date_published", "date_modified", "author", "authors"]  # fmt: skip
+    keys = [
+        "id",
+        "url",
+        "external_url",
+        "title",
+        "content_html",
+        "content_text",
+        "summary",
+        "image",
+    ]
+    keys += ["banner_image", "date_published", "date_modified", "author", "authors"]
     items = draw(
         st.lists(
             st.one_of(st.dictionaries(st.sampled_from(keys), JSON_VALUES, max_size=8), JSON_VALUES),
@@ -144,44 +153,32 @@ def test_parse_feed_yields_valid_entries_or_a_feed_error(body: bytes) -> None:
     _check_entries(entries, warnings)
 
 
-def _thread_shapes(draw: st.DrawFn, source: str) -> Any:
-    comment = st.dictionaries(
-        st.sampled_from(
-            [
-                "id",
-                "name",
-                "author",
-                "body",
-                "body_html",
-                "score",
-                "created_utc",
-                "permalink",
-                "replies",
-                "text",
-                "points",
-                "children",
-                "created_at",
-                "type",
-                "post_number",
-                "username",
-                "cooked",
-                "reply_count",
-                "like_count",
-                "reply_to_post_number",
-                "post_url",
-                "post_type",
-                "content",
-                "account",
-                "favourites_count",
-                "replies_count",
-                "in_reply_to_id",
-                "url",
-                "visibility",
-            ]
-        ),  # fmt: skip
-        JSON_VALUES,
-        max_size=10,
-    )
+def _thread_shapes(draw: Any, source: str) -> Any:
+    keys = [
+        "id",
+        "name",
+        "author",
+        "body",
+        "body_html",
+        "score",
+        "created_utc",
+        "permalink",
+        "replies",
+        "text",
+    ]
+    keys += [
+        "points",
+        "children",
+        "created_at",
+        "type",
+        "post_number",
+        "username",
+        "cooked",
+        "reply_count",
+    ]
+    keys += ["like_count", "reply_to_post_number", "post_url", "post_type", "content", "account"]
+    keys += ["favourites_count", "replies_count", "in_reply_to_id", "url", "visibility"]
+    comment = st.dictionaries(st.sampled_from(keys), JSON_VALUES, max_size=10)
     comments = draw(st.lists(comment, max_size=6))
     if source == "reddit":
         kids = [{"kind": draw(st.sampled_from(["t1", "more", 3])), "data": c} for c in comments]
@@ -314,8 +311,9 @@ def hostile_items(draw: st.DrawFn, base: str, internal: str) -> list[str]:
     for n in range(draw(st.integers(1, 5))):
         title = draw(XML_TEXT)
         link = draw(links) + f"?{n}"
-        thread = draw(st.sampled_from(["", f"<comments>{base}/t/x/77</comments>",
-                                       f"<wfw:commentRss>{internal}/c.xml</wfw:commentRss>"]))  # fmt: skip
+        discussion = f"<comments>{base}/t/x/77</comments>"
+        elsewhere = f"<wfw:commentRss>{internal}/c.xml</wfw:commentRss>"
+        thread = draw(st.sampled_from(["", discussion, elsewhere]))
         date = draw(st.sampled_from([None, "Mon, 01 Jan 0001 00:00:00 +1400", "yesterday"]))
         items.append(
             item(title or "untitled", link, excerpt=draw(st.booleans()), extra=thread, date=date)
