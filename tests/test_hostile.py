@@ -317,3 +317,114 @@ def test_twenty_healthy_feeds_and_one_hostile_feed(
     forum = next(s for s in record["stories"] if s["title"] == "Forum thread")
     (comment,) = forum["comments"]
     assert comment["author"] == "Pat \ufffd Driver" and comment["replies"] == 0
+
+
+# ── text unescaped exactly once ───────────────────────────────────────────────
+
+FEED = "http://127.0.0.2:8080/feed"
+
+
+def _rss_title(title: str, description: str = "<p>Body text.</p>") -> str:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>F</title><item>'
+        f"<title>{title}</title><link>https://e.example/a</link>"
+        f"<author>jo@e.example ({title})</author>"
+        f"<description>{description}</description></item></channel></rss>"
+    )
+
+
+def _atom_title(title: str, kind: str) -> str:
+    return (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title><entry>'
+        f'<title type="{kind}">{title}</title><link href="https://e.example/a"/>'
+        f"<id>urn:a</id><updated>2026-11-20T10:00:00Z</updated></entry></feed>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "text"),
+    [
+        # RSS titles and names are plain text: the XML's own escaping is the only one.
+        (_rss_title("&amp;lt;script&amp;gt; Tom &amp;amp; Jerry"), "&lt;script&gt; Tom &amp; Jerry"),
+        (_rss_title("&lt;script&gt;x&lt;/script&gt; hi"), "<script>x</script> hi"),
+        (_rss_title("AT&amp;T &#8217;s 5 &lt; 6"), "AT&T ’s 5 < 6"),
+        (_rss_title("<![CDATA[Q&amp;A <b>now</b>]]>"), "Q&amp;A <b>now</b>"),
+        # Atom says which: text is text, html is HTML read once.
+        (_atom_title("&amp;lt;b&amp;gt;", "text"), "&lt;b&gt;"),
+        (_atom_title("&amp;lt;b&amp;gt; &lt;i&gt;x&lt;/i&gt;", "html"), "<b> x"),
+        (_atom_title("AT&amp;amp;T", "html"), "AT&T"),
+    ],
+)  # fmt: skip
+def test_titles_and_names_are_unescaped_exactly_once(document: str, text: str) -> None:
+    from digest.collect.feeds import parse_feed
+    from digest.models import Fetched
+
+    (entry,) = parse_feed(Fetched(FEED, FEED, document.encode()))[1]
+    assert entry.title == text
+    if "<rss" in document:
+        assert entry.author == text
+
+
+def test_html_bodies_are_read_once_and_json_feed_text_stays_text() -> None:
+    from digest.collect.feeds import parse_feed
+    from digest.models import Fetched
+    from digest.text.extract import from_feed
+
+    double = "&lt;p&gt;Use &amp;amp;lt;b&amp;amp;gt; for bold.&lt;/p&gt;"
+    (entry,) = parse_feed(Fetched(FEED, FEED, _rss_title("t", double).encode()))[1]
+    assert from_feed(entry).paragraphs == ("Use &lt;b&gt; for bold.",)
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "J",
+        "items": [{"id": "1", "url": "https://e.example/j", "title": "&lt;i&gt; stays",
+                   "content_text": "5 &lt; 6 and <b>not bold</b>\nsecond line"}],
+    }  # fmt: skip
+    (entry,) = parse_feed(Fetched(FEED, FEED, json.dumps(feed).encode()))[1]
+    assert entry.title == "&lt;i&gt; stays"
+    assert from_feed(entry).paragraphs == ("5 &lt; 6 and <b>not bold</b>", "second line")
+
+
+# ── entity bombs that slip under the DTD size check ────────────────────────────
+
+
+def _small_bomb() -> bytes:
+    levels = "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10}">' for i in range(1, 10)).replace(
+        "&l0;", "lol"
+    )
+    assert len(levels) < 2048  # under the oversized-DTD refusal
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{levels}]><rss version="2.0"><channel>'
+        "<title>Bomb</title><item><title>&l9;</title><link>https://e.example/b</link>"
+        "<description>&l9;</description></item></channel></rss>"
+    ).encode()
+
+
+def test_an_entity_bomb_the_parser_stops_is_an_error_not_a_skeleton_story() -> None:
+    from digest.collect.feeds import parse_feed
+    from digest.errors import FeedError
+    from digest.models import Fetched
+
+    with pytest.raises(FeedError, match="refused: the document's XML entities"):
+        parse_feed(Fetched(FEED, FEED, _small_bomb()))
+    legit = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY co "ACME">]><rss version="2.0">'
+        b"<channel><title>F</title><item><title>News from &co;</title>"
+        b"<link>https://e.example/c</link></item></channel></rss>"
+    )
+    (entry,) = parse_feed(Fetched(FEED, FEED, legit))[1]
+    assert entry.title == "News from ACME"
+
+
+def test_a_bomb_feed_is_reported_as_failed_in_a_build(
+    httpserver: HTTPServer, write_config: ConfigWriter
+) -> None:
+    httpserver.expect_request("/bomb.xml").respond_with_data(
+        _small_bomb(), content_type="application/rss+xml"
+    )
+    site = Site(httpserver, "paper", [make_story(1, now=NOW)]).serve()
+    code, out, output = run_build(write_config(httpserver.url_for("/bomb.xml"), site.feed_url))
+    assert code == Exit.WRITTEN, out
+    record = json.loads((the_issue(output) / "issue.json").read_text())
+    assert [f["status"] for f in record["feeds"]] == ["error", "ok"]
+    assert "entities" in record["feeds"][0]["error"]
+    assert "lol" not in json.dumps(record["stories"])
