@@ -70,7 +70,7 @@ def read_feed(fetched: Fetched) -> tuple[str | None, list[Entry], list[str]]:
     entries, warnings = isolate.each(
         parsed.entries,
         lambda raw: _entry(raw, fetched, source, language, parsed),
-        lambda raw: str(raw.get("link") or raw.get("id") or fetched.url),
+        lambda raw: str(raw.get("link") or raw.get("id") or f"{fetched.url} (an entry)"),
         "entry",
     )
     return feed_title, entries, warnings
