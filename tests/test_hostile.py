@@ -196,6 +196,50 @@ def test_a_name_is_judged_by_the_address_it_resolves_to(
     assert any("localhost" in w and "refused" in w for w in record["warnings"])
 
 
+def test_a_configured_feed_may_redirect_anywhere(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    with loopback("127.0.0.2") as outer, loopback("127.0.0.3") as internal:
+        internal.serve("/page/", article("Inside"))
+        items = [item("Inside", internal.base + "/page/")]
+        internal.serve("/feed.xml", rss("Intranet", items), "application/rss+xml")
+        outer.redirect("/feed.xml", internal.base + "/feed.xml")
+        code, out, output = run_build(write_config(outer.base + "/feed.xml"))
+    assert code == Exit.WRITTEN, out
+    record = json.loads((the_issue(output) / "issue.json").read_text())
+    assert [s["title"] for s in record["stories"]] == ["Inside"]
+    assert record["warnings"] == []  # its links are on the host it was read from
+
+
+def test_tls_keeps_the_name_for_sni_and_the_certificate(
+    tmp_path: Path, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    names: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,misc]
+    with loopback("127.0.0.1") as site:
+        site.server.socket = context.wrap_socket(site.server.socket, server_side=True)
+        base = f"https://localhost:{site.server.server_port}"
+        site.serve("/story/", article("Over TLS"))
+        items = [item("Over TLS", base + "/story/", excerpt=True)]
+        site.serve("/feed.xml", rss("Secure", items), "application/rss+xml")
+        code, out, output = run_build(write_config(base + "/feed.xml"))
+    assert code == Exit.WRITTEN, out
+    assert site.requests == ["/feed.xml", "/story/"]  # the page came through the guard
+    assert names == ["localhost", "localhost"]  # SNI names the host, not the pinned IP
+    record = json.loads((the_issue(output) / "issue.json").read_text())
+    assert record["warnings"] == [] and record["stories"][0]["summary"]
+
+
 # ── the target: 20 healthy feeds and one feed of hostile items ────────────────
 
 
