@@ -225,7 +225,7 @@ def test_tls_keeps_the_name_for_sni_and_the_certificate(
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost").configure_cert(context)
     names: list[str | None] = []
-    context.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,misc]
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
     with loopback("127.0.0.1") as site:
         site.server.socket = context.wrap_socket(site.server.socket, server_side=True)
         base = f"https://localhost:{site.server.server_port}"
