@@ -165,8 +165,8 @@ def _report(feed: Feed) -> FeedReport:
     return FeedReport(
         url=feed.url,
         status=feed.status,
-        title=feed.title,
-        error=feed.error,
+        title=isolate.valid_text(feed.title) if feed.title else None,
+        error=isolate.label(feed.error) if feed.error else None,
         items=len(feed.entries),
     )
 
