@@ -120,6 +120,8 @@ class FetchSettings:
     per_host: int = 2
     """Requests in flight at once to any one host."""
     max_redirects: int = 5
+    allow_private: tuple[str, ...] = ()
+    """Private addresses URLs found in feeds may reach: IPs, CIDR networks, host names."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ cssutils) load only when the key they check is in the file.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Callable
@@ -258,6 +259,19 @@ def timezone(value: str) -> str:
     return value
 
 
+def allowances(values: list[str]) -> list[str]:
+    """`[fetch] allow_private`: each an IP address, a CIDR network or a host name."""
+    for entry in values:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+            continue
+        except ValueError:
+            labels = entry.lower().removeprefix(".").split(".")
+        if not all(re.fullmatch(r"(?!-)[a-z0-9-]{1,63}", label) for label in labels):
+            raise ValueError(f"has {entry!r}, which is no IP address, network (CIDR) or host name")
+    return values
+
+
 def rate(value: float) -> float:
     if 0 < value < 0.001:
         raise ValueError("must be 0 (no cap) or at least 0.001 messages per second")
@@ -266,6 +280,7 @@ def rate(value: float) -> float:
 
 # A timedelta, a sleep or a port number overflows past the upper bounds.
 FIELDS: dict[str, Callable[[Any], Any]] = {
+    "fetch.allow_private": allowances,
     "newsletter.max_stories": COUNT,
     "newsletter.lookback_days": between(0, 36_500),
     "feeds.summary_sentences": between(0, LARGEST),

@@ -71,7 +71,11 @@ class Reader:
             if error is None:
                 try:
                     value = config_checks.check_value(f"{header}.{raw_key}", value)
-                    values[key] = float(value) if hints[key] is float else value
+                    if isinstance(value, list):
+                        value = tuple(value)
+                    elif hints[key] is float:
+                        value = float(value)
+                    values[key] = value
                     continue
                 except ValueError as e:
                     error = str(e)
@@ -124,6 +128,10 @@ class Reader:
 
 def _type_error(expected: Any, value: Any) -> str | None:
     """Why `value` is not of the field's annotated type, or None."""
+    if typing.get_origin(expected) is tuple:  # a list of strings in the file
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return None
+        return "must be a list of strings"
     if typing.get_origin(expected) is Literal:
         choices = typing.get_args(expected)
         if value not in choices:

@@ -3,6 +3,7 @@
 DigestError                 the CLI prints the message on one line (exit code in the README)
 ├── ConfigError             config.toml, a theme file or an environment variable is wrong
 ├── FetchError              one URL could not be fetched (costs only that feed, page or thread)
+│   └── RefusedError        a URL found in content points where the fetch policy forbids
 ├── FeedError               a fetched body is not a usable feed, page or comment thread
 ├── RenderError             a template failed (names the file and line)
 ├── SubscriberError         a bad address, a bad CSV, or an unknown subscriber or token
@@ -29,6 +30,10 @@ class ConfigError(DigestError):
 
 class FetchError(DigestError):
     pass
+
+
+class RefusedError(FetchError):
+    """Not fetched: the fetch policy keeps content URLs off private addresses."""
 
 
 class FeedError(DigestError):

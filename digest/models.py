@@ -40,6 +40,7 @@ class Fetched:
     content_type: str | None = None
     validators: Validators = field(default_factory=Validators)
     not_modified: bool = False
+    address: str | None = None  # the IP the body was read from (None for a file)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class Feed:
     title: str | None = None
     error: str | None = None
     entries: tuple[Entry, ...] = ()
+    address: str | None = None  # the IP the feed was read from: its links may reach it
+    warnings: tuple[str, ...] = ()  # one line per entry left out because it was unreadable
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class CommentThread:
     comments: tuple[Comment, ...] = ()
     total: int | None = None  # as announced by the source
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # one line per comment left out because it was unreadable
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ class Issue:
     generated_at: datetime
     stories: tuple[Story, ...]
     feeds: tuple[FeedReport, ...]
+    warnings: tuple[str, ...] = ()  # items left out or cut short (entries, pages, comments)
 
 
 @dataclass(frozen=True)

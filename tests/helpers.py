@@ -133,3 +133,9 @@ def no_network() -> None:
         real(self, address)  # type: ignore[arg-type]
 
     socket.socket.connect = guarded  # type: ignore[method-assign,assignment]
+
+
+def write_override(tmp_path: Path, name: str, body: str) -> None:
+    path = tmp_path / "templates" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")

@@ -30,7 +30,16 @@ from digest.render.environment import (
     template_search_path,
 )
 from digest.render.i18n import Words
-from tests.helpers import HOSTILE, LEAD_TITLE, NOW, SECOND_TITLE, big_issue, make_config, make_issue
+from tests.helpers import (
+    HOSTILE,
+    LEAD_TITLE,
+    NOW,
+    SECOND_TITLE,
+    big_issue,
+    make_config,
+    make_issue,
+    write_override,
+)
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -313,12 +322,6 @@ def test_search_path_user_folder_first(tmp_path: Path) -> None:
     (tmp_path / "templates").mkdir()
     assert template_search_path(config) == [tmp_path / "templates", default_theme_dir()]
     assert (default_theme_dir() / "partials" / "story.mjml.j2").is_file()
-
-
-def write_override(tmp_path: Path, name: str, body: str) -> None:
-    path = tmp_path / "templates" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body, encoding="utf-8")
 
 
 def test_user_partial_overrides_the_default(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def test_parse_feed_normalises_entries() -> None:
     title, entries = parse_feed(_fetched(body))
     assert title == "Site & Co"
     (entry,) = entries
-    assert entry.title == "A bold title"
+    assert entry.title == "A <b>bold</b> title"  # RSS titles are plain text, shown as written
     assert entry.url == "https://site.example/a?k=1" == entry.key
     assert entry.author == "Jo Writer"
     assert entry.published == datetime(2026, 11, 24, 10, tzinfo=UTC)

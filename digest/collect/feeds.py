@@ -3,6 +3,15 @@
 Normalising means: plain-text titles and names, canonical http(s) URLs with
 tracking parameters removed, timezone-aware dates, one image, the richest
 content HTML, and where the entry's comments live.
+
+Text is unescaped exactly once. The XML parser decodes the document's own
+escaping; what it yields is the text for RSS titles and names (the RSS
+Advisory Board: titles hold no HTML and are shown literally), JSON Feed
+titles and Atom `type="text"`, and HTML only where the format says so (Atom
+`type="html"`/`"xhtml"`, RSS descriptions, content). So `&amp;lt;b&amp;gt;` in
+an RSS title is the text `&lt;b&gt;`, never a tag. feedparser's own sanitiser
+is off: it would drop what looks like markup from plain text, and every piece
+of HTML goes through nh3 here anyway.
 """
 
 from __future__ import annotations
@@ -15,15 +24,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from xml.sax import SAXParseException
 
 import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
+from digest import isolate
 from digest.collect.dates import is_cjk_date, parse_date
 from digest.collect.jsonfeed import looks_like_json_feed, parse_json_feed
 from digest.errors import FeedError
 from digest.models import Entry, Fetched
-from digest.text.sanitise import html_to_paragraphs, inline_text, safe_url
+from digest.text.sanitise import clean_text, html_to_paragraphs, inline_text, safe_url
 
 _TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|_gl|igshid|yclid|"
@@ -41,17 +52,46 @@ EXCERPT_WORDS = 120
 _MAX_DTD_BYTES = 2048
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.S | re.I)
 _EXTERNAL_ENTITY = re.compile(rb"<!ENTITY\s+(%\s+)?[\w.:-]+\s+(SYSTEM|PUBLIC)\b", re.I)
+_CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]{1,12}|[0-9]{1,12});")
 _COMMENT_FEED_TYPES = {"application/atom+xml", "application/rss+xml", "application/xml", "text/xml"}
 
 
 def parse_feed(fetched: Fetched) -> tuple[str | None, list[Entry]]:
     """The feed's title and normalised entries; FeedError when it is no usable feed."""
+    title, entries, _ = read_feed(fetched)
+    return title, entries
+
+
+def read_feed(fetched: Fetched) -> tuple[str | None, list[Entry], list[str]]:
+    """`parse_feed` plus one warning per entry left out because it could not be read."""
     parsed = parse_document(fetched)
-    feed_title = inline_text(parsed.feed.get("title", "")) or None
-    source = feed_title or (urlsplit(fetched.final_url).hostname or fetched.url)
+    feed_title = text_field(parsed, parsed.feed, "title") or None
+    source = feed_title or (_host(fetched.final_url) or isolate.label(fetched.url))
     language = _language(parsed.feed.get("language"))
-    entries = [_entry(raw, fetched, source, language) for raw in parsed.entries]
-    return feed_title, [e for e in entries if e is not None]
+    entries, warnings = isolate.each(
+        parsed.entries,
+        lambda raw: _entry(raw, fetched, source, language, parsed),
+        lambda raw: str(raw.get("link") or raw.get("id") or f"{fetched.url} (an entry)"),
+        "entry",
+    )
+    return feed_title, entries, warnings
+
+
+def text_field(parsed: Any, raw: Any, key: str) -> str:
+    """A title or name as one line of plain text, unescaped exactly once (module docstring)."""
+    value = raw.get(key) or ""
+    if not isinstance(value, str):
+        return ""
+    kind = (raw.get(f"{key}_detail") or {}).get("type", "text/plain")
+    markup = str(parsed.get("version", "")).startswith("atom") and kind != "text/plain"
+    return inline_text(value) if markup else clean_text(isolate.valid_text(value))
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 def parse_document(fetched: Fetched) -> Any:
@@ -64,7 +104,12 @@ def parse_document(fetched: Fetched) -> Any:
     if looks_like_json_feed(body):
         parsed = parse_json_feed(body)
     else:
-        parsed = feedparser.parse(body, response_headers=headers)
+        body = _CHAR_REF.sub(_valid_char_ref, body)
+        try:
+            parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+        except Exception as e:  # feedparser's loose parser has crashed on junk before
+            raise FeedError(f"not a feed: the parser gave up ({isolate.reason(e)})") from e
+        _refuse_unexpanded_entities(body, parsed)
     if not parsed.entries and not parsed.feed.get("title"):
         raise FeedError(_not_a_feed_reason(body, parsed))
     return parsed
@@ -79,6 +124,33 @@ def _refuse_entity_bombs(body: bytes) -> None:
         raise FeedError("refused: the document declares oversized XML entities")
     if _EXTERNAL_ENTITY.search(match.group(1)):
         raise FeedError("refused: the document declares external XML entities")
+
+
+def _valid_char_ref(match: re.Match[bytes]) -> bytes:
+    """`&#…;` unchanged when it names a character, else U+FFFD (surrogates, 0, past U+10FFFF)."""
+    digits = match.group(1)
+    try:
+        code = int(digits[1:], 16) if digits[:1] in (b"x", b"X") else int(digits)
+    except ValueError:
+        return b"&#xFFFD;"
+    if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return b"&#xFFFD;"
+    return match.group(0)
+
+
+def _refuse_unexpanded_entities(body: bytes, parsed: Any) -> None:
+    """Refuse a document whose declared entities the XML parser would not expand.
+
+    When expat stops (an expansion limit, a malformed DTD), feedparser falls back
+    to a loose parser that leaves entity references as they are: the "feed" it
+    returns is the skeleton of an attack, not news.
+    """
+    failure = parsed.get("bozo_exception")
+    if not isinstance(failure, SAXParseException):
+        return
+    match = _DOCTYPE.search(body[:200_000])
+    if match and b"<!ENTITY" in match.group(1):
+        raise FeedError(f"refused: the document's XML entities cannot be expanded ({failure})")
 
 
 def _not_a_feed_reason(body: bytes, parsed: Any) -> str:
@@ -98,18 +170,25 @@ def _one_line(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _entry(raw: Any, fetched: Fetched, source: str, language: str | None) -> Entry | None:
+def _entry(
+    raw: Any, fetched: Fetched, source: str, language: str | None, parsed: Any
+) -> Entry | None:
     base = fetched.final_url if "://" in fetched.final_url else None
-    link = safe_url(raw.get("link"), base)
+    given = raw.get("link")
+    link = safe_url(given, base)
+    # feedparser empties a link it cannot resolve against the feed's URL.
+    dropped = any(not lk.get("href") for lk in raw.get("links") or () if isinstance(lk, dict))
+    if (given and not link and _claims_http(given)) or (not given and dropped):
+        raise FeedError("its link is no valid http(s) URL")
     url = canonical_url(link) if link else None
     content_html = _content(raw)
-    title = inline_text(raw.get("title", ""))
+    title = text_field(parsed, raw, "title")
     if not title:
         words = " ".join(html_to_paragraphs(content_html)).split()
         title = " ".join(words[:12]) + ("…" if len(words) > 12 else "")
     if not title and not url:
         return None
-    guid = str(raw.get("id") or "")
+    guid = isolate.valid_text(str(raw.get("id") or ""))
     key = url or guid or _hash(fetched.url, title, content_html)
     comment_count, comments_feed = _comments(raw, base)
     return Entry(
@@ -118,7 +197,7 @@ def _entry(raw: Any, fetched: Fetched, source: str, language: str | None) -> Ent
         url=url or safe_url(guid) or "",
         source=source,
         feed_url=fetched.url,
-        author=_author(raw),
+        author=_author(raw, parsed),
         published=entry_time(raw, language),
         image=_image(raw, base),
         content_html=content_html,
@@ -128,6 +207,10 @@ def _entry(raw: Any, fetched: Fetched, source: str, language: str | None) -> Ent
         comments_page=safe_url(raw.get("comments"), base),
         is_excerpt=is_excerpt(content_html),
     )
+
+
+def _claims_http(link: object) -> bool:
+    return isinstance(link, str) and link.strip().lower().startswith(("http:", "https:"))
 
 
 def canonical_url(url: str) -> str:
@@ -156,12 +239,13 @@ def _content(raw: Any) -> str:
     return best if len(best) >= len(summary) else summary
 
 
-def _author(raw: Any) -> str | None:
-    # RSS <author> is "email (Name)" by the spec; keep the name.
-    match = re.fullmatch(r"\s*\S+@\S+\s*\((.+)\)\s*", raw.get("author") or "")
+def _author(raw: Any, parsed: Any) -> str | None:
+    # RSS <author> is "email (Name)" by the spec; keep the name. Names are plain text.
+    author = raw.get("author") if isinstance(raw.get("author"), str) else ""
+    match = re.fullmatch(r"\s*\S+@\S+\s*\((.+)\)\s*", author)
     detail = raw.get("author_detail") or {}
-    name = match.group(1) if match else detail.get("name") or raw.get("author") or ""
-    name = inline_text(name)
+    name = match.group(1) if match else detail.get("name") or author or ""
+    name = clean_text(isolate.valid_text(str(name)))
     return name or None
 
 

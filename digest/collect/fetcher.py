@@ -22,6 +22,7 @@ from urllib.request import url2pathname
 import httpx
 
 import digest
+from digest.collect.policy import FetchPolicy, FoundIn, Guard, peer_address
 from digest.config import FetchSettings
 from digest.errors import FetchError
 from digest.models import Fetched, Validators
@@ -62,20 +63,32 @@ class Fetcher:
         self.base_dir = base_dir if base_dir is not None else Path.cwd()
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._guard: Guard | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> Fetcher:
-        self._client = httpx.AsyncClient(
+        self._client = self._new_client(self._transport)
+        # ── fetch policy hook: URLs found in content go through guarded clients.
+        # A transport given by the caller (the offline demo) has no network to guard.
+        if self._transport is None:
+            policy = FetchPolicy.from_settings(self.settings.allow_private)
+            self._guard = Guard(policy, self._new_client)
+        return self
+
+    def _new_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             follow_redirects=True,
             max_redirects=self.settings.max_redirects,
             timeout=httpx.Timeout(self.settings.timeout),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
-            transport=self._transport,
+            transport=transport,
         )
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._guard is not None:
+            await self._guard.aclose()
+            self._guard = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -87,27 +100,35 @@ class Fetcher:
         *,
         accept: str = FEED_ACCEPT,
         allow_local: bool = True,
+        found_in: FoundIn | None = None,
     ) -> Fetched:
         """Fetch one URL (http/https, file:// or a local path relative to base_dir).
 
         Raises FetchError with a short readable reason. Pass `allow_local=False`
-        for URLs found in feed content, so a hostile feed cannot read local files.
+        for URLs found in feed content, so a hostile feed cannot read local files,
+        and `found_in` (the document that carried the URL) so the fetch policy
+        applies: RefusedError when it points at a private address.
         """
         try:
             scheme = urlsplit(url).scheme.lower()
         except ValueError as e:
             raise FetchError(f"invalid URL: {e}") from e
         if scheme in ("http", "https"):
-            return await self._fetch_http(url, validators or Validators(), accept)
+            return await self._fetch_http(url, validators or Validators(), accept, found_in)
         if scheme == "file" or len(scheme) <= 1:  # "" or a Windows drive letter: a path
             if not allow_local:
                 raise FetchError("local files are not allowed here")
             return await asyncio.to_thread(self._read_file, url, self._local_path(url))
         raise FetchError(f"unsupported URL scheme {scheme!r}")
 
-    async def _fetch_http(self, url: str, validators: Validators, accept: str) -> Fetched:
+    async def _fetch_http(
+        self, url: str, validators: Validators, accept: str, found_in: FoundIn | None = None
+    ) -> Fetched:
         if self._client is None:
             raise RuntimeError("use the Fetcher inside 'async with Fetcher(...)'")
+        client = self._client
+        if found_in is not None and self._guard is not None:
+            client = self._guard.client(found_in)
         headers = {"Accept": accept}
         if etag := _header_safe(validators.etag):
             headers["If-None-Match"] = etag
@@ -116,12 +137,12 @@ class Fetcher:
         # The host slot is held across the Retry-After wait (the host asked us to back off);
         # the global slot is not, so other hosts proceed meanwhile.
         async with self._host_semaphore(url):
-            first = await self._attempt(self._client, url, headers, validators, retried=False)
+            first = await self._attempt(client, url, headers, validators, retried=False)
             if isinstance(first, Fetched):
                 return first
             logger.debug("%s: asked to retry, waiting %.1f s", url, first)
             await asyncio.sleep(first)
-            result = await self._attempt(self._client, url, headers, validators, retried=True)
+            result = await self._attempt(client, url, headers, validators, retried=True)
             assert isinstance(result, Fetched)  # a second attempt never asks to retry
             return result
 
@@ -164,6 +185,7 @@ class Fetcher:
     ) -> Fetched | float:
         status = response.status_code
         final_url = str(response.url)
+        peer = peer_address(response)  # before the body: the server may close after it
         content_type = response.headers.get("Content-Type")
         if status == 304:
             logger.debug("%s: not modified", url)
@@ -171,7 +193,7 @@ class Fetcher:
             validators = Validators(
                 etag=new.etag or old.etag, last_modified=new.last_modified or old.last_modified
             )
-            return Fetched(url, final_url, b"", content_type, validators, not_modified=True)
+            return Fetched(url, final_url, b"", content_type, validators, True, peer)
         if status in _RETRY_STATUSES and not retried:
             delay = _retry_after(response.headers.get("Retry-After"))
             if delay is not None:
@@ -184,7 +206,15 @@ class Fetcher:
         if not content:
             raise FetchError("empty response body")
         logger.debug("%s: HTTP %d, %d bytes from %s", url, status, len(content), final_url)
-        return Fetched(url, final_url, content, content_type, _validators(response))
+        return Fetched(
+            url,
+            final_url,
+            content,
+            content_type,
+            _validators(response),
+            False,
+            peer,
+        )
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         """Read the body, stopping as soon as raw or decoded bytes pass max_bytes."""

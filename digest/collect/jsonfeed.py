@@ -6,6 +6,7 @@ of the pipeline treat every feed alike.
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -13,6 +14,7 @@ from feedparser import FeedParserDict
 from feedparser.datetimes import _parse_date
 
 from digest.errors import FeedError
+from digest.isolate import valid_json
 
 
 def looks_like_json_feed(body: bytes) -> bool:
@@ -23,7 +25,8 @@ def looks_like_json_feed(body: bytes) -> bool:
 def parse_json_feed(body: bytes) -> Any:
     """A FeedParserDict with `.feed` and `.entries`, like `feedparser.parse`."""
     try:
-        data = json.loads(body.decode("utf-8-sig"))
+        # JSON escapes can spell lone surrogates, which no output can encode.
+        data = valid_json(json.loads(body.decode("utf-8-sig"), parse_constant=_no_constant))
     except (UnicodeDecodeError, ValueError) as e:
         raise FeedError(f"not a feed: invalid JSON Feed ({e})") from e
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
@@ -36,13 +39,15 @@ def parse_json_feed(body: bytes) -> Any:
 def _entry(item: dict[str, Any]) -> FeedParserDict:
     authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
     name = next((_str(a.get("name")) for a in authors if isinstance(a, dict)), "")
-    html = _str(item.get("content_html")) or _str(item.get("content_text")).replace("\n", "<br>")
+    # content_text is plain text: escaped once here, so it is unescaped exactly once later.
+    text = html.escape(_str(item.get("content_text"))).replace("\n", "<br>")
+    markup = _str(item.get("content_html")) or text
     entry = FeedParserDict(
         id=_str(item.get("id")),
         title=_str(item.get("title")),
         link=_str(item.get("url")) or _str(item.get("external_url")),
         summary=_str(item.get("summary")),
-        content=[FeedParserDict(value=html)] if html else [],
+        content=[FeedParserDict(value=markup)] if markup else [],
         author=name,
         author_detail=FeedParserDict(name=name) if name else {},
     )
@@ -57,6 +62,11 @@ def _entry(item: dict[str, Any]) -> FeedParserDict:
     if image:
         entry["media_content"] = [FeedParserDict(url=image, medium="image")]
     return entry
+
+
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON: read them as absent."""
+    return None
 
 
 def _str(value: Any) -> str:

@@ -48,6 +48,8 @@ def to_dict(issue: Issue) -> dict[str, Any]:
             }
             for f in issue.feeds
         ],
+        # One line per item left out or cut short (entry, page, comments, story), with its URL.
+        "warnings": list(issue.warnings),
     }
 
 
@@ -68,7 +70,15 @@ def from_dict(record: dict[str, Any]) -> Issue:
         generated = _when(record.get("generated_at"))
         if generated is None:
             raise ValueError(f"issue {record.get('id')!r} has no generated_at")
-        return Issue(str(record["id"]), str(record.get("title", "")), generated, stories, feeds)
+        warnings = tuple(str(w) for w in record.get("warnings") or ())
+        return Issue(
+            str(record["id"]),
+            str(record.get("title", "")),
+            generated,
+            stories,
+            feeds,
+            warnings=warnings,
+        )
     except (KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"not an issue record: {e!r}") from None
 

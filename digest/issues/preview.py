@@ -7,6 +7,12 @@ shows the email in a frame that toggles between desktop (600 px) and phone
 is ever served. With `watch`, a change to config.toml or a template re-renders
 every issue from its `issue.json` (no feed is fetched, nothing is marked sent)
 and the open page reloads itself.
+
+It serves a developer's machine, so it holds up against what a web page open
+in the same browser could try: a request naming any other host than a
+loopback name or an IP address is refused (a DNS-rebinding page cannot read
+the output), files are streamed in chunks rather than read whole, and a
+connection idle for `IDLE_TIMEOUT` seconds is closed.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import logging
 import mimetypes
 import os
 import re
+import shutil
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -28,6 +35,7 @@ from urllib.parse import unquote, urlsplit
 from digest.config import Config
 from digest.errors import DigestError
 from digest.issues.files import read_issues
+from digest.issues.localhost import LocalServer, loopback_host
 from digest.issues.publish import WEB_PAGE, issue_files, issue_number, write_archive
 from digest.models import Issue
 from digest.render.environment import template_search_path
@@ -36,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 RELOAD_PATH = "/__digest/version"
 _ISSUE_ID = re.compile(r"^[\w.-]+$")
+IDLE_TIMEOUT = 30.0
+"""Seconds a connection may sit idle (no request, or a request arriving slowly)."""
+_CHUNK = 64 * 1024
 
 # Polls the server's version; reloads the page when a rebuild finished, shows a failed one.
 _RELOAD_SCRIPT = """<script>(function () {
@@ -110,8 +121,15 @@ _SHELL = """<!DOCTYPE html>
 class Preview:
     """The preview's state: where output is, how to rebuild, and a version bumped per rebuild."""
 
-    def __init__(self, output_dir: Path, config: Config | None, watch: bool) -> None:
+    def __init__(
+        self,
+        output_dir: Path,
+        config: Config | None,
+        watch: bool,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ) -> None:
         self.root = output_dir.resolve()
+        self.idle_timeout = idle_timeout
         self.config = config
         self.watch = watch
         self.version = 0
@@ -171,7 +189,13 @@ def _handler(preview: Preview) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             logger.info("%s " + format, self.address_string(), *args)
 
+        timeout = preview.idle_timeout  # per connection: the socket's timeout
+
         def do_GET(self) -> None:
+            if not loopback_host(self.headers.get("Host")):
+                return self.send_error(
+                    HTTPStatus.MISDIRECTED_REQUEST, "only localhost names are served"
+                )
             parts = urlsplit(self.path)
             path = parts.path
             if path == RELOAD_PATH:
@@ -188,7 +212,24 @@ def _handler(preview: Preview) -> type[BaseHTTPRequestHandler]:
                 return self._shell(target, parts.query)
             if not target.is_file():
                 return self.send_error(HTTPStatus.NOT_FOUND)
-            self._send(target.read_bytes(), _content_type(target))
+            self._stream(target)
+
+        def _stream(self, path: Path) -> None:
+            """Send a file in chunks: memory stays flat whatever its size."""
+            try:
+                file = path.open("rb")
+            except OSError:
+                return self.send_error(HTTPStatus.NOT_FOUND)
+            with file:
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", _content_type(path))
+                self.send_header("Content-Length", str(os.fstat(file.fileno()).st_size))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                try:
+                    shutil.copyfileobj(file, self.wfile, _CHUNK)
+                except OSError:  # the reader went away or stalled past the timeout
+                    self.close_connection = True
 
         def _archive(self, index: Path) -> None:
             if not index.is_file():
@@ -286,6 +327,4 @@ class Watcher(threading.Thread):
 
 def make_server(preview: Preview, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     """Return the HTTP server (not yet serving); port 0 picks a free port."""
-    server = ThreadingHTTPServer((host, port), _handler(preview))
-    server.daemon_threads = True
-    return server
+    return LocalServer((host, port), _handler(preview))

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from digest.config import Config, ThemeSettings
 from digest.errors import RenderError
@@ -115,7 +116,12 @@ def _autoescape(name: str | None) -> bool:
 
 
 def make_environment(config: Config) -> jinja2.Environment:
-    """Return a Jinja environment over the search path, with the theme's filters."""
+    """Return a sandboxed Jinja environment over the search path, with the theme's filters.
+
+    Themes are someone else's code: the sandbox keeps them from reaching Python
+    internals (and through them the environment, files or processes), and the
+    context holds plain values only, never the config or its secrets.
+    """
     return _environment(tuple(template_search_path(config)), config.newsletter.language)
 
 
@@ -125,7 +131,7 @@ def _environment(path: tuple[Path, ...], language: str) -> jinja2.Environment:
     # still picks up an edited template, which `digest preview --watch` relies on.
     loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(p) for p in path]
     loaders.append(jinja2.PrefixLoader({"default": jinja2.FileSystemLoader(path[-1])}))
-    env = jinja2.Environment(
+    env = SandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=_autoescape,
         undefined=jinja2.StrictUndefined,

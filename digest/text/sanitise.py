@@ -12,7 +12,10 @@ import re
 import unicodedata
 from urllib.parse import urljoin, urlsplit
 
+import idna
 import nh3
+
+from digest.isolate import valid_text
 
 # Block-level tags kept long enough to know where paragraphs end.
 _BLOCK_TAGS = {
@@ -33,7 +36,7 @@ def html_to_paragraphs(markup: str) -> list[str]:
     if not markup:
         return []
     kept = nh3.clean(
-        markup,
+        valid_text(markup),
         tags=_BLOCK_TAGS,
         attributes={},
         clean_content_tags=_DROP_WITH_CONTENT,
@@ -41,18 +44,16 @@ def html_to_paragraphs(markup: str) -> list[str]:
         link_rel=None,
     )
     marked = _BLOCK_BOUNDARY.sub(_BREAK, kept)
+    # nh3 escapes the text it keeps: one unescape gives the text back. A second
+    # would turn a feed's `&amp;lt;b&amp;gt;` (the text "&lt;b&gt;") into a tag.
     text = html.unescape(nh3.clean(marked, tags=set(), attributes={}, link_rel=None))
-    # nh3 escapes what it keeps, so a second unescape only matters for feeds
-    # that double-encode; handle it once, never in a loop.
-    if "&lt;" in text or "&amp;" in text:
-        text = html.unescape(text)
     paragraphs = (clean_text(part) for part in text.split(_BREAK))
     return [p for p in paragraphs if p]
 
 
 def clean_text(text: str) -> str:
     """Collapse whitespace and drop control characters; for titles, names, sentences."""
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", valid_text(text)))
     return _WHITESPACE.sub(" ", text).strip()
 
 
@@ -63,19 +64,34 @@ def inline_text(markup: str) -> str:
 
 def safe_url(url: str | None, base: str | None = None) -> str | None:
     """The URL made absolute when it is http(s) with a host, else None."""
-    if not url:
+    if not url or not isinstance(url, str) or valid_text(url) != url:
         return None
     url = _CONTROL.sub("", url).strip()
-    if base:
-        url = urljoin(base, url)
     try:
+        if base:
+            url = urljoin(base, url)
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range
     except ValueError:
         return None
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+    if parts.scheme.lower() not in {"http", "https"} or not _valid_host(parts.hostname):
         return None
     if any(c.isspace() for c in url):
         url = url.replace(" ", "%20")
         if any(c.isspace() for c in url):
             return None
     return url
+
+
+def _valid_host(host: str | None) -> bool:
+    """A host name a client can connect to: an IP literal, or a name IDNA can encode."""
+    if not host:
+        return False
+    if host.isascii():
+        labels = host.rstrip(".").split(".")
+        return all(0 < len(label) <= 63 for label in labels) and len(host) <= 253
+    try:
+        idna.encode(host.lower())  # as httpx does
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return False
+    return True

@@ -10,17 +10,21 @@ source that recognises the entry's `comments` link.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from digest import isolate
 from digest.comments.quotes import lift_echoes, read_body
 from digest.errors import FeedError
 from digest.models import Comment, CommentThread, Fetched, Quote
-from digest.text.sanitise import html_to_paragraphs, safe_url
+from digest.text.sanitise import clean_text, html_to_paragraphs, safe_url
+
+T = TypeVar("T")
 
 JSON_ACCEPT = "application/json"
 _NOBODY = {"[deleted]", "[removed]", "Anonymous", ""}
@@ -52,9 +56,33 @@ def load_json(fetched: Fetched) -> Any:
     if body[:1] == b"<" or kind in ("text/html", "application/xhtml+xml"):
         raise FeedError(f"expected JSON, the server sent {kind or 'markup'}")
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise FeedError(f"not valid JSON: {e}") from None
+        data = json.loads(body, parse_constant=lambda _: None)  # NaN, Infinity: absent
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise FeedError(f"not valid JSON: {isolate.reason(e)}") from None
+    return isolate.valid_json(data)  # lone surrogates from JSON escapes become U+FFFD
+
+
+def guarded(make: Callable[[], T], where: object, warnings: list[str]) -> T | None:
+    """`make()`, or None and one warning naming the comment when reading it fails."""
+    try:
+        return make()
+    except Exception as e:  # per-item isolation: one unreadable comment costs only itself
+        warnings.append(f"{isolate.label(where)}: comment left out: {isolate.reason(e)}")
+        return None
+
+
+def count(value: Any) -> int | None:
+    """A count from an API: a non-negative integer, else None (absent or nonsense)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if value >= 0 else None
+
+
+def number(value: Any) -> float | None:
+    """A score from an API: a finite number, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def text_of(markup: str) -> str:
@@ -75,7 +103,10 @@ def host_of(url: str) -> str:
 
 
 def finish(
-    comments: Iterable[Comment], total: int | None = None, submitter: str | None = None
+    comments: Iterable[Comment],
+    total: int | None = None,
+    submitter: str | None = None,
+    warnings: Iterable[str] = (),
 ) -> CommentThread:
     """A thread with depth and direct-reply counts filled in where the source left them out.
 
@@ -99,7 +130,8 @@ def finish(
                 seen.add(node.parent)
                 node = by_id[node.parent]
                 depth += 1
-        replies = c.replies if c.replies is not None else children.get(c.id or "", 0)
+        replies = count(c.replies)
+        replies = replies if replies is not None else children.get(c.id or "", 0)
         by_author = c.by_author or (submitter is not None and c.author == submitter)
         parent = by_id.get(c.parent) if c.parent else None
         reply_to = c.reply_to or (parent.author if parent is not None else None)
@@ -108,15 +140,23 @@ def finish(
         done.append(
             replace(
                 c,
+                author=clean_text(c.author) or "Anonymous",
+                text=isolate.valid_text(c.text),
                 depth=depth,
                 replies=replies,
+                score=number(c.score),
                 url=safe_url(c.url),
                 by_author=by_author,
                 reply_to=reply_to,
             )
         )
     done = lift_echoes(done)
-    return CommentThread(comments=tuple(done), total=total if total is not None else len(done))
+    announced = count(total)
+    return CommentThread(
+        comments=tuple(done),
+        total=announced if announced is not None else len(done),
+        warnings=tuple(warnings),
+    )
 
 
 def thread_id(page: str) -> str:
@@ -131,6 +171,7 @@ def iso_time(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        parsed.astimezone(UTC)  # an absurd date near the ends of the calendar overflows here
+    except (ValueError, OverflowError):
         return None
     return parsed if parsed.tzinfo else None

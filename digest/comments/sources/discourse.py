@@ -1,17 +1,27 @@
 """Discourse topics: `/t/<id>.json` (or `/t/<id>/posts.json`), likes as votes.
 
 The first post is the topic itself, not a comment. Quote boxes (`aside.quote`)
-repeat someone else's words: the first becomes the comment's `quote`, credited
-to its `data-username` (digest/comments/quotes.py).
+repeat someone else's words, so they are removed before the text is read.
 """
 
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from digest.comments.sources import JSON_ACCEPT, Source, body_of, finish, iso_time, load_json
+from digest.comments.sources import (
+    JSON_ACCEPT,
+    Source,
+    body_of,
+    count,
+    finish,
+    guarded,
+    iso_time,
+    load_json,
+    number,
+)
 from digest.errors import FeedError
 from digest.models import Comment, CommentThread, Fetched
 
@@ -35,12 +45,27 @@ def parse(fetched: Fetched) -> CommentThread:
     if not isinstance(posts, list):
         raise FeedError("not a Discourse topic: no 'post_stream.posts'")
     base = _origin(fetched.final_url)
-    by_number = {p.get("post_number"): p for p in posts if isinstance(p, dict)}
+    # A post number that is no number still names its post (as its place in the stream).
+    by_number = {
+        _number(p.get("post_number"), place): p
+        for place, p in enumerate(posts)
+        if isinstance(p, dict)
+    }
     opener = _opener(data, by_number)
-    comments = [_comment(p, base, by_number, opener) for p in by_number.values()]
-    kept = [c for c in comments if c is not None]
-    total = data.get("posts_count") if isinstance(data, dict) else None
-    return finish(kept, total - 1 if isinstance(total, int) and total > 0 else None)
+    warnings: list[str] = []
+    kept = []
+    for post in by_number.values():
+        path = post.get("post_url")
+        where = base + path if isinstance(path, str) and path.startswith("/") else fetched.url
+        comment = guarded(partial(_comment, post, base, by_number, opener), where, warnings)
+        if comment is not None and comment is not _SKIP:
+            kept.append(comment)
+    total = count(data.get("posts_count"))
+    return finish(kept, total - 1 if total else None, warnings=warnings)
+
+
+def _number(value: Any, place: int) -> object:
+    return value if value is None or isinstance(value, int | str) else f"#{place}"
 
 
 def _opener(data: dict[str, Any], by_number: dict[Any, Any]) -> str | None:
@@ -54,12 +79,14 @@ def _opener(data: dict[str, Any], by_number: dict[Any, Any]) -> str | None:
     return None
 
 
+_SKIP = Comment(author="", text="")  # not a comment: the opening post, a moderator action
+
+
 def _comment(
     post: dict[str, Any], base: str, by_number: dict[Any, Any], opener: str | None
-) -> Comment | None:
-    number = post.get("post_number")
-    if number == 1 or post.get("post_type", 1) != 1:
-        return None  # the opening post, or a moderator action / whisper
+) -> Comment:
+    if post.get("post_number") == 1 or post.get("post_type", 1) != 1:
+        return _SKIP  # the opening post, or a moderator action / whisper
     deleted = post.get("deleted_at") or post.get("user_deleted") or post.get("hidden")
     parent_number = post.get("reply_to_post_number")
     parent = by_number.get(parent_number) if parent_number not in (None, 1) else None
@@ -70,8 +97,8 @@ def _comment(
         text="[deleted]" if deleted else text,
         url=base + path if isinstance(path, str) and path.startswith("/") and base else None,
         published=iso_time(post.get("created_at")),
-        score=float(_likes(post)),
-        replies=post.get("reply_count") if isinstance(post.get("reply_count"), int) else None,
+        score=number(_likes(post)),
+        replies=count(post.get("reply_count")),
         id=str(post.get("id")),
         parent=str(parent.get("id")) if isinstance(parent, dict) else None,
         source="discourse",

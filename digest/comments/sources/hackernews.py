@@ -14,9 +14,11 @@ from digest.comments.sources import (
     Source,
     body_of,
     finish,
+    guarded,
     host_of,
     iso_time,
     load_json,
+    number,
 )
 from digest.errors import FeedError
 from digest.models import Comment, CommentThread, Fetched
@@ -39,40 +41,54 @@ def parse(fetched: Fetched) -> CommentThread:
     if not isinstance(data, dict) or not isinstance(data.get("children"), list):
         raise FeedError("not a Hacker News item: no 'children'")
     comments: list[Comment] = []
-    _walk(data["children"], None, 0, comments)
+    warnings: list[str] = []
+    _walk(data["children"], None, 0, comments, warnings)
     submitter = data.get("author")
     return finish(
-        comments, len(comments), submitter if isinstance(submitter, str) and submitter else None
+        comments,
+        len(comments),
+        submitter if isinstance(submitter, str) and submitter else None,
+        warnings,
     )
 
 
-def _walk(children: list[Any], parent: str | None, depth: int, out: list[Comment]) -> None:
+def _walk(
+    children: list[Any], parent: str | None, depth: int, out: list[Comment], warnings: list[str]
+) -> None:
     for rank, item in enumerate(children):
         if not isinstance(item, dict) or item.get("type", "comment") != "comment":
             continue
         ident = str(item.get("id", ""))
         kids = item.get("children")
-        if not isinstance(kids, list):
-            kids = []
-        points = item.get("points")
-        text, quote = body_of(str(item.get("text") or ""))
-        out.append(
-            Comment(
+        kids = kids if isinstance(kids, list) else []
+        where = _ITEM + ident if ident.isdigit() else API
+
+        def make(
+            item: dict[str, Any] = item,
+            ident: str = ident,
+            rank: int = rank,
+            kids: list[Any] = kids,
+        ) -> Comment:
+            text, quote = body_of(str(item.get("text") or ""))
+            return Comment(
                 author=str(item.get("author") or "[deleted]"),
                 text=text,
+                quote=quote,
                 url=_ITEM + ident if ident.isdigit() else None,
                 published=iso_time(item.get("created_at")),
-                score=float(points) if isinstance(points, int | float) else None,
+                score=number(item.get("points")),
                 replies=len(kids),
                 id=ident,
                 parent=parent,
                 depth=depth,
                 source="hackernews",
-                quote=quote,
                 rank=rank,
             )
-        )
-        _walk(kids, ident, depth + 1, out)
+
+        comment = guarded(make, where, warnings)
+        if comment is not None:
+            out.append(comment)
+            _walk(kids, ident, depth + 1, out, warnings)
 
 
 SOURCE = Source("hackernews", JSON_ACCEPT, api_url, parse)

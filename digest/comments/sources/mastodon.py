@@ -7,10 +7,20 @@ post; favourites are the votes, and each status carries `replies_count`.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from digest.comments.sources import JSON_ACCEPT, Source, body_of, finish, iso_time, load_json
+from digest.comments.sources import (
+    JSON_ACCEPT,
+    Source,
+    body_of,
+    count,
+    finish,
+    guarded,
+    iso_time,
+    load_json,
+)
 from digest.errors import FeedError
 from digest.models import Comment, CommentThread, Fetched
 
@@ -33,8 +43,14 @@ def parse(fetched: Fetched) -> CommentThread:
         raise FeedError("not a Mastodon status context: no 'descendants'")
     statuses = [s for s in data["descendants"] if isinstance(s, dict)]
     ids = {str(s.get("id")) for s in statuses}
-    comments = [_comment(s, ids) for s in statuses]
-    return finish(comments, len(comments))
+    warnings: list[str] = []
+    comments = []
+    for status in statuses:
+        where = status.get("url") if isinstance(status.get("url"), str) else fetched.url
+        comment = guarded(partial(_comment, status, ids), where, warnings)
+        if comment is not None:
+            comments.append(comment)
+    return finish(comments, len(comments), warnings=warnings)
 
 
 def _comment(status: dict[str, Any], ids: set[str]) -> Comment:
@@ -51,8 +67,8 @@ def _comment(status: dict[str, Any], ids: set[str]) -> Comment:
         text="[removed]" if deleted or status.get("sensitive") else text,
         url=status.get("url") if isinstance(status.get("url"), str) else None,
         published=iso_time(status.get("created_at")),
-        score=float(favourites) if isinstance(favourites, int) else None,
-        replies=replies if isinstance(replies, int) else None,
+        score=float(favourites) if isinstance(favourites, int) and favourites >= 0 else None,
+        replies=count(replies),
         id=str(status.get("id")),
         parent=parent if parent in ids else None,
         source="mastodon",

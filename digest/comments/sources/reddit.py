@@ -9,10 +9,21 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from digest.comments.sources import JSON_ACCEPT, Source, body_of, finish, host_of, load_json
+from digest.comments.sources import (
+    JSON_ACCEPT,
+    Source,
+    body_of,
+    count,
+    finish,
+    guarded,
+    host_of,
+    load_json,
+    number,
+)
 from digest.errors import FeedError
 from digest.models import Comment, CommentThread, Fetched
 
@@ -42,12 +53,13 @@ def parse(fetched: Fetched) -> CommentThread:
         raise FeedError("not a Reddit thread: expected [submission, comments] listings")
     total: int | None
     try:
-        total = int(data[0]["data"]["children"][0]["data"]["num_comments"])
+        total = count(data[0]["data"]["children"][0]["data"]["num_comments"])
     except (KeyError, IndexError, TypeError, ValueError):
         total = None
     comments: list[Comment] = []
-    _walk(_children(data[1]), None, 0, comments)
-    return finish(comments, total, _submitter(data[0]))
+    warnings: list[str] = []
+    _walk(_children(data[1]), None, 0, comments, (fetched.final_url, warnings))
+    return finish(comments, total, _submitter(data[0]), warnings)
 
 
 def _submitter(listing: Any) -> str | None:
@@ -65,41 +77,51 @@ def _children(listing: Any) -> list[Any]:
     return children if isinstance(children, list) else []
 
 
-def _walk(children: list[Any], parent: str | None, depth: int, out: list[Comment]) -> None:
+def _walk(
+    children: list[Any],
+    parent: str | None,
+    depth: int,
+    out: list[Comment],
+    report: tuple[str, list[str]],
+) -> None:
+    thread, warnings = report
     for rank, child in enumerate(children):
         if not isinstance(child, dict) or child.get("kind") != "t1":
             continue  # "more" stubs stand for comments not loaded
-        data = child.get("data") or {}
-        name = str(data.get("name") or f"t1_{data.get('id', '')}")
-        replies = _children(data.get("replies"))
-        body_html = data.get("body_html")
-        if isinstance(body_html, str) and body_html:
-            # Without raw_json=1 Reddit escapes the HTML once more.
-            text, quote = body_of(html.unescape(body_html) if "&lt;" in body_html else body_html)
-        else:
-            text, quote = body_of(_markdown_paragraphs(str(data.get("body") or "")))
-        score = data.get("score")
-        created = data.get("created_utc")
-        permalink = data.get("permalink")
-        out.append(
-            Comment(
-                author=str(data.get("author") or "[deleted]"),
-                text=text,
-                url=f"{_SITE}{permalink}" if isinstance(permalink, str) else None,
-                published=datetime.fromtimestamp(created, UTC)
-                if isinstance(created, int | float)
-                else None,
-                score=float(score) if isinstance(score, int | float) else None,
-                replies=_reply_count(replies),
-                id=name,
-                parent=parent,
-                depth=depth,
-                source="reddit",
-                quote=quote,
-                rank=rank,
-            )
-        )
-        _walk(replies, name, depth + 1, out)
+        data: dict[str, Any] = child["data"] if isinstance(child.get("data"), dict) else {}
+        where = f"{_SITE}{data['permalink']}" if isinstance(data.get("permalink"), str) else thread
+        comment = guarded(partial(_comment, data, parent, depth, rank), where, warnings)
+        if comment is None:
+            continue  # its replies go with it: they answer what is not shown
+        out.append(comment)
+        _walk(_children(data.get("replies")), comment.id, depth + 1, out, report)
+
+
+def _comment(data: dict[str, Any], parent: str | None, depth: int, rank: int) -> Comment:
+    name = str(data.get("name") or f"t1_{data.get('id', '')}")
+    body_html = data.get("body_html")
+    if isinstance(body_html, str) and body_html:
+        # Without raw_json=1 Reddit escapes the HTML once more (it then starts "&lt;div").
+        escaped = body_html.lstrip().startswith("&lt;")
+        text, quote = body_of(html.unescape(body_html) if escaped else body_html)
+    else:
+        text, quote = body_of(_markdown_paragraphs(str(data.get("body") or "")))
+    created = number(data.get("created_utc"))
+    permalink = data.get("permalink")
+    return Comment(
+        author=str(data.get("author") or "[deleted]"),
+        text=text,
+        url=f"{_SITE}{permalink}" if isinstance(permalink, str) else None,
+        published=datetime.fromtimestamp(created, UTC) if created is not None else None,
+        score=number(data.get("score")),
+        replies=_reply_count(_children(data.get("replies"))),
+        id=name,
+        parent=parent,
+        depth=depth,
+        source="reddit",
+        quote=quote,
+        rank=rank,
+    )
 
 
 def _markdown_paragraphs(body: str) -> str:

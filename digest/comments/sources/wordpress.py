@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import etree
 
-from digest.collect.feeds import entry_time, parse_document
-from digest.comments.sources import Source, body_of, finish
+from digest.collect.feeds import entry_time, parse_document, text_field
+from digest.comments.sources import Source, body_of, finish, guarded
 from digest.models import Comment, CommentThread, Fetched
 from digest.text.sanitise import inline_text, safe_url
 
@@ -57,12 +58,14 @@ def parse(fetched: Fetched) -> CommentThread:
     aligned = len(threading) == len(parsed.entries)
     base = fetched.final_url if "://" in fetched.final_url else None
     read: list[tuple[Comment, str | None]] = []
+    warnings: list[str] = []
     for position, raw in enumerate(parsed.entries):
         ident = str(raw.get("id") or raw.get("link") or "")
         if ident not in by_id and aligned:
             ident = threading[position][0]
         parent, replies = by_id.get(ident, (None, None))
-        found = _comment(raw, base, ident, parent, replies)
+        make = partial(_comment, parsed, raw, base, ident, parent, replies)
+        found = guarded(make, raw.get("link") or fetched.url, warnings)
         if found is not None:
             read.append(found)
     by_anchor = {_anchor(c.url): c.id for c, _ in read if c.url and _anchor(c.url)}
@@ -73,7 +76,7 @@ def parse(fetched: Fetched) -> CommentThread:
     ids = {c.id for c in comments}
     # A reply to the article itself (its ref is the post) is a top-level comment.
     comments = [c if c.parent in ids else _top(c) for c in comments]
-    return finish(comments, len(comments))
+    return finish(comments, len(comments), warnings=warnings)
 
 
 def _top(comment: Comment) -> Comment:
@@ -89,7 +92,12 @@ def _anchor(url: str | None) -> str:
 
 
 def _comment(
-    raw: Any, base: str | None, ident: str, parent: str | None, replies: int | None
+    parsed: Any,
+    raw: Any,
+    base: str | None,
+    ident: str,
+    parent: str | None,
+    replies: int | None,
 ) -> tuple[Comment, str | None] | None:
     """The comment and the link to its parent ("In reply to …"), or None when empty."""
     get = raw.get
@@ -104,9 +112,10 @@ def _comment(
     named = _REPLY_TEXT.match(text)
     if named:  # the plain-text form of the same line (as in <description>)
         reply_to, text = reply_to or inline_text(named.group(1)), text[named.end() :].strip()
-    author = inline_text((get("author_detail") or {}).get("name") or get("author") or "")
+    detail = get("author_detail") or {}
+    author = text_field(parsed, detail, "name") or text_field(parsed, raw, "author")
     if not author:
-        author = _BY_PREFIX.sub("", inline_text(get("title", "")))
+        author = _BY_PREFIX.sub("", text_field(parsed, raw, "title"))
     if not text:
         return None
     comment = Comment(
