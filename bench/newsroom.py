@@ -17,7 +17,30 @@ from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-WORDS = ["dealer", "recall", "engine", "hybrid", "tariff", "plant", "battery", "price", "trim", "warranty", "owners", "market", "supply", "demand", "safety", "software", "charging", "range", "towing", "cabin", "sedan", "truck"]
+WORDS = [
+    "dealer",
+    "recall",
+    "engine",
+    "hybrid",
+    "tariff",
+    "plant",
+    "battery",
+    "price",
+    "trim",
+    "warranty",
+    "owners",
+    "market",
+    "supply",
+    "demand",
+    "safety",
+    "software",
+    "charging",
+    "range",
+    "towing",
+    "cabin",
+    "sedan",
+    "truck",
+]
 SENTENCES = [
     "{maker} confirmed on Tuesday that the {model} will receive a {topic} before the spring.",
     "Dealers in the Midwest said demand for the {model} has outpaced supply for most of the year.",
