@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -26,9 +26,21 @@ from digest.collect.fetcher import PAGE_ACCEPT, Fetcher
 from digest.config import Config, FeedSettings
 from digest.errors import DigestError
 from digest.issues.publish import publish
-from digest.models import Article, CommentThread, Entry, Feed, FeedReport, FeedStatus, Issue, Story
+from digest.models import (
+    Article,
+    CommentThread,
+    Entry,
+    Feed,
+    FeedReport,
+    FeedStatus,
+    Fetched,
+    Issue,
+    Story,
+)
+from digest.prefetch import Ahead, is_recent, newest_first
 from digest.store import State
 from digest.text import extract, languages, summarise
+from digest.workers import Workers, processes_for
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,12 +92,14 @@ def build(
     transport: httpx.AsyncBaseTransport | None = None,
     progress: Progress | None = None,
     local_images: Mapping[str, Path] | None = None,
+    workers: int | None = None,
 ) -> BuildResult:
     """Build the next issue into `output_dir/<issue_id>/` when there is something new.
 
     `strict` fails the build as soon as any feed failed, before any story is
     fetched. `local_images` maps image URLs to files copied beside the issue
-    (the offline demo).
+    (the offline demo). `workers` is the number of worker processes for parsing and
+    summarising (0: threads; None: chosen from the number of feeds).
     """
     started = time.monotonic()
     warnings: list[str] = []
@@ -95,27 +109,53 @@ def build(
         seconds = time.monotonic() - started
         return BuildResult(outcome, feeds, tuple(warnings), seconds, **done)  # type: ignore[arg-type]
 
-    async def gather() -> tuple[tuple[FeedReport, ...], list[Story] | None]:
+    fresh_feeds: list[tuple[Fetched, str | None, list[Entry]]] = []
+    summaries: list[tuple[str, tuple[str, ...]]] = []
+
+    async def gather(workers: Workers) -> tuple[tuple[FeedReport, ...], list[Story] | None]:
         async with Fetcher(config.fetch, transport=transport, base_dir=config.base_dir) as fetcher:
-            feeds = await _each(
-                config.feeds, lambda f: _collect(fetcher, store, f), progress, "feeds"
-            )
+            settings = {f.url: f for f in config.feeds}
+            seen: set[str] = set()
+
+            def network(entry: Entry) -> Awaitable[tuple[Article, CommentThread]]:
+                feed = settings[entry.feed_url]
+                return _network(fetcher, workers, feed, entry, warnings)
+
+            ahead = Ahead(config, now, network)
+
+            async def collect(feed: FeedSettings) -> Feed:
+                collected = await _collect(fetcher, store, workers, feed, fresh_feeds)
+                # The SQLite connection stays on this (the event loop's) thread.
+                seen.update(store.seen(e.key for e in collected.entries))
+                ahead.offer(collected.entries, seen)
+                return collected
+
+            feeds = await _each(config.feeds, collect, progress, "feeds")
             reports = tuple(_report(f) for f in feeds)
             warnings.extend(f"{r.url}: {r.error}" for r in reports if r.error)
             failed = [r for r in reports if r.status is FeedStatus.ERROR]
             if len(failed) == len(reports) or (strict and failed):
+                ahead.cancel_all()
                 return reports, None
             entries = select(feeds, store, config, now)
-            settings = {f.url: f for f in config.feeds}
+            ahead.keep_only(entries)
             stories = await _each(
                 entries,
-                lambda e: _story(fetcher, store, config, settings[e.feed_url], e, warnings, now),
+                lambda e: _story(
+                    store, workers, config, settings[e.feed_url], e, ahead.take(e), summaries, now
+                ),
                 progress,
                 "stories",
             )
             return reports, stories
 
-    reports, stories = asyncio.run(gather())
+    with Workers(processes_for(len(config.feeds)) if workers is None else workers) as pool:
+        reports, stories = asyncio.run(gather(pool))
+    # Every state write of the gathering in one transaction (one fsync, not hundreds).
+    with store.transaction():
+        for fetched, title, entries in fresh_feeds:
+            store.remember_feed(fetched, title, entries)
+        store.remember_summaries(summaries)
     if stories is None:
         return result(Outcome.FEEDS_FAILED, reports)
     if not stories:
@@ -164,23 +204,38 @@ async def _each(
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-async def _collect(fetcher: Fetcher, store: State, settings: FeedSettings) -> Feed:
-    """One feed, fetched conditionally and parsed; any failure is this feed's alone."""
+async def _collect(
+    fetcher: Fetcher,
+    store: State,
+    workers: Workers,
+    settings: FeedSettings,
+    fresh: list[tuple[Fetched, str | None, list[Entry]]],
+) -> Feed:
+    """One feed, fetched conditionally and parsed; any failure is this feed's alone.
+
+    A 304 reuses the entries parsed last time: stories left out of earlier issues
+    by max_stories are still candidates, and `seen` filters the rest. Newly parsed
+    feeds are appended to `fresh`, for the state file.
+    """
     url = settings.url
     try:
         fetched = await fetcher.fetch(url, store.validators(url))
         status = FeedStatus.OK
+        parsed: tuple[str | None, list[Entry]] | None = None
         if fetched.not_modified:
-            # Reparse the last body: stories left out of earlier issues by
-            # max_stories are still candidates, and `seen` filters the rest.
             status = FeedStatus.NOT_MODIFIED
-            cached = store.cached_response(url)
-            if cached is None:
-                return Feed(url=url, status=status)
-            fetched = replace(cached, validators=fetched.validators)
-        title, entries = await asyncio.to_thread(parse_feed, fetched)
-        if status is FeedStatus.OK:
-            store.remember_response(fetched)
+            parsed = store.parsed_feed(url)
+            if parsed is None:
+                cached = store.cached_response(url)  # kept by an older digest: parse it
+                if cached is not None:
+                    fetched = replace(cached, validators=fetched.validators)
+                else:  # nothing kept to reuse: ask for the whole feed again
+                    fetched = await fetcher.fetch(url)
+                    status = FeedStatus.OK
+        if parsed is None:
+            parsed = await workers.run(parse_feed, fetched)
+            fresh.append((fetched, *parsed))
+        title, entries = parsed
     except DigestError as e:
         logger.warning("%s: %s", url, e)
         return Feed(url=url, status=FeedStatus.ERROR, error=str(e))
@@ -201,50 +256,61 @@ def select(feeds: Sequence[Feed], store: State, config: Config, now: datetime) -
         for entry in feed.entries:
             candidates.setdefault(entry.key, entry)
     seen = store.seen(candidates)
-    days = config.newsletter.lookback_days
-    oldest = now - timedelta(days=days) if days else None
-    fresh = [
-        e
-        for key, e in candidates.items()
-        if key not in seen and (oldest is None or e.published is None or e.published >= oldest)
-    ]
-    # Undated entries go last: a feed that never dates its items should not
-    # crowd out the ones that do.
-    fresh.sort(key=lambda e: (e.published is not None, e.published or now), reverse=True)
+    fresh = [e for key, e in candidates.items() if key not in seen and is_recent(e, config, now)]
+    fresh.sort(key=functools.partial(newest_first, now=now))
     return fresh[: config.newsletter.max_stories]
 
 
 async def _story(
-    fetcher: Fetcher,
     store: State,
+    workers: Workers,
     config: Config,
     feed: FeedSettings,
     entry: Entry,
-    warnings: list[str],
+    network: Awaitable[tuple[Article, CommentThread]],
+    summaries: list[tuple[str, tuple[str, ...]]],
     now: datetime,
 ) -> Story:
-    article, thread = await asyncio.gather(
-        _article(fetcher, feed, entry, warnings), _comments(fetcher, feed, entry, warnings)
-    )
-    text = " ".join(article.paragraphs[:5])
-    summary = await summarise.cached_summary(
-        store,
+    article, thread = await network
+    text = " ".join(article.paragraphs[:5])[: summarise.MAX_CHARS]
+    language = languages.choose(entry.language, text, config.newsletter.language)
+    count = feed.summary_sentences or config.summary.sentences
+    algorithm = feed.summary_algorithm or config.summary.algorithm
+    max_words = config.summary.max_words
+    key = summarise.content_hash(
         article.paragraphs,
-        languages.choose(entry.language, text, config.newsletter.language),
-        feed.summary_sentences or config.summary.sentences,
+        language,
+        count,
         title=entry.title,
-        algorithm=feed.summary_algorithm or config.summary.algorithm,
-        max_words=config.summary.max_words,
+        algorithm=algorithm,
+        max_words=max_words,
     )
-    chosen = await asyncio.to_thread(
-        functools.partial(
-            comments.pick_for_story,
-            thread,
-            config.comments,
-            article="\n\n".join((entry.title, *article.paragraphs)),
-            now=now,
+    # The cache is read here, on the event loop's thread; new summaries are written
+    # together once every story is done.
+    cached = store.summary(key)
+    summary_work = (
+        _done(cached)
+        if cached is not None
+        else workers.run(
+            summarise.summarise,
+            article.paragraphs,
+            language,
+            count,
+            title=entry.title,
+            algorithm=algorithm,
+            max_words=max_words,
         )
     )
+    comment_work = workers.run(
+        comments.pick_for_story,
+        thread,
+        config.comments,
+        article="\n\n".join((entry.title, *article.paragraphs))[: comments.MAX_ARTICLE_CHARS],
+        now=now,
+    )
+    summary, chosen = await asyncio.gather(summary_work, comment_work)
+    if cached is None:
+        summaries.append((key, summary))
     return Story(
         title=entry.title,
         url=entry.url,
@@ -260,8 +326,23 @@ async def _story(
     )
 
 
+async def _done(value: T) -> T:
+    return value
+
+
+async def _network(
+    fetcher: Fetcher, workers: Workers, feed: FeedSettings, entry: Entry, warnings: list[str]
+) -> tuple[Article, CommentThread]:
+    """The story's article and comment thread, fetched (and parsed) side by side."""
+    article, thread = await asyncio.gather(
+        _article(fetcher, workers, feed, entry, warnings),
+        _comments(fetcher, workers, feed, entry, warnings),
+    )
+    return article, thread
+
+
 async def _article(
-    fetcher: Fetcher, feed: FeedSettings, entry: Entry, warnings: list[str]
+    fetcher: Fetcher, workers: Workers, feed: FeedSettings, entry: Entry, warnings: list[str]
 ) -> Article:
     if not extract.needs_page(entry, feed.full_text):
         return extract.from_feed(entry)
@@ -271,11 +352,11 @@ async def _article(
     except DigestError as e:
         warnings.append(f"{entry.url}: article page: {e}")
         return extract.from_feed(entry)
-    return await asyncio.to_thread(extract.from_page, entry, page)
+    return await workers.run(extract.from_page, entry, page)
 
 
 async def _comments(
-    fetcher: Fetcher, feed: FeedSettings, entry: Entry, warnings: list[str]
+    fetcher: Fetcher, workers: Workers, feed: FeedSettings, entry: Entry, warnings: list[str]
 ) -> CommentThread:
     """The story's comment thread; any failure costs only these comments, and is reported."""
     where = comments.locate(entry, feed.comments, feed.comments_url)
@@ -283,7 +364,7 @@ async def _comments(
         return CommentThread()
     try:
         fetched = await fetcher.fetch(where.url, allow_local=False, accept=where.source.accept)
-        return await asyncio.to_thread(where.source.parse, fetched)
+        return await workers.run(where.source.parse, fetched)
     except DigestError as e:
         warnings.append(f"{where.url}: comments ({where.source.name}): {e}")
         return CommentThread(error=str(e))

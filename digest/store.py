@@ -10,11 +10,13 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from digest.errors import DigestError
-from digest.models import Fetched, Validators
+from digest.models import Entry, Fetched, Validators
 
 MIGRATIONS: list[str] = [
     """
@@ -65,7 +67,17 @@ MIGRATIONS: list[str] = [
         value TEXT
     );
     """,
+    # A feed's entries as parsed last time, so a 304 costs no parsing at all.
+    """
+    CREATE TABLE parsed_feeds (
+        url TEXT PRIMARY KEY,
+        entries TEXT NOT NULL,
+        parsed_at TEXT NOT NULL
+    );
+    """,
 ]
+ENTRIES_FORMAT = 1
+"""Version of the JSON in `parsed_feeds`; another version reads as absent (a full fetch)."""
 
 
 class State:
@@ -78,6 +90,9 @@ class State:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL loses no committed data on a crash, only the last
+            # transactions on power loss, and costs no fsync per commit.
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except sqlite3.Error as e:
             raise DigestError(f"state file {path}: {e}") from e
@@ -149,10 +164,36 @@ class State:
                 fetched.validators.last_modified,
                 fetched.final_url,
                 fetched.content_type,
-                fetched.content,
+                fetched.content or None,
                 _now(),
             ),
         )
+
+    def parsed_feed(self, url: str) -> tuple[str | None, list[Entry]] | None:
+        """The feed title and entries parsed from the last full response, for a 304."""
+        row = self.db.execute("SELECT entries FROM parsed_feeds WHERE url = ?", (url,)).fetchone()
+        if not row:
+            return None
+        try:
+            data = json.loads(row[0])
+            if data.get("format") != ENTRIES_FORMAT:
+                return None
+            return data["title"], [_entry(e) for e in data["entries"]]
+        except (ValueError, KeyError, TypeError):
+            return None  # written by another version: fetch the feed again
+
+    def remember_feed(self, fetched: Fetched, title: str | None, entries: Iterable[Entry]) -> None:
+        """The validators of a full response and what it parsed to (not its body)."""
+        self.remember_response(replace(fetched, content=b""))
+        data = {"format": ENTRIES_FORMAT, "title": title, "entries": [_row(e) for e in entries]}
+        self.db.execute(
+            "INSERT OR REPLACE INTO parsed_feeds (url, entries, parsed_at) VALUES (?, ?, ?)",
+            (fetched.url, json.dumps(data, ensure_ascii=False), _now()),
+        )
+
+    def forget_validators(self, url: str) -> None:
+        """Make the next fetch of `url` unconditional (its parsed entries were lost)."""
+        self.db.execute("DELETE FROM http_cache WHERE url = ?", (url,))
 
     # Stories ----------------------------------------------------------------
 
@@ -186,10 +227,25 @@ class State:
         return tuple(json.loads(row[0])) if row else None
 
     def remember_summary(self, content_hash: str, sentences: Iterable[str]) -> None:
-        self.db.execute(
+        self.remember_summaries([(content_hash, sentences)])
+
+    def remember_summaries(self, summaries: Iterable[tuple[str, Iterable[str]]]) -> None:
+        now = _now()
+        self.db.executemany(
             "INSERT OR REPLACE INTO summaries (hash, sentences, created_at) VALUES (?, ?, ?)",
-            (content_hash, json.dumps(list(sentences)), _now()),
+            [(key, json.dumps(list(sentences)), now) for key, sentences in summaries],
         )
+
+
+def _row(entry: Entry) -> dict[str, object]:
+    row = asdict(entry)
+    row["published"] = entry.published.isoformat() if entry.published else None
+    return row
+
+
+def _entry(row: dict[str, Any]) -> Entry:
+    published = row.pop("published")
+    return Entry(**row, published=datetime.fromisoformat(published) if published else None)
 
 
 def _now() -> str:

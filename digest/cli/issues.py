@@ -34,7 +34,6 @@ from digest.config import STARTER_CONFIG, Config, load_config
 from digest.errors import ConfigError
 from digest.issues.files import next_issue_id
 from digest.models import FeedStatus
-from digest.render.email import default_theme_dir
 from digest.store import State
 
 if TYPE_CHECKING:
@@ -178,6 +177,8 @@ def init(
         if target.exists() and not force:
             complain("error", f"{target} exists (use --force to overwrite)")
             raise typer.Exit(Exit.ERROR)
+        from digest.render.email import default_theme_dir  # premailer: only when used
+
         shutil.copytree(default_theme_dir(), target, dirs_exist_ok=True)
         out.print(f"Copied the default theme to {target}", markup=False, highlight=False)
 
