@@ -2,20 +2,21 @@
 
 Parsing and summarising hold the interpreter lock: in threads they would run on
 one core and keep the event loop from answering the network. A build with
-enough feeds runs them in a process pool instead, started (and warmed: the
-heavy modules imported, the abuse model loaded) while the first requests are
-in flight. Small builds run them in threads: a pool's start-up would cost more
-than it saves. Workers send their log records to the building process.
+enough feeds runs them in a process pool instead, forked before the event loop
+starts (so warm: the heavy modules are already imported) and loading the abuse
+model while the first requests are in flight. Small builds run them in threads:
+a pool would cost more than it saves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import logging
-import logging.handlers
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -44,28 +45,23 @@ def processes_for(feeds: int) -> int:
 
 
 class Workers:
-    """Run functions in the pool (or in threads when `processes` is 0); use as a context."""
+    """Run functions in the pool (or in threads when `processes` is 0); use as a context.
+
+    Create it before the event loop starts: the workers are forked at once, so they
+    begin with every module this process has imported (warm) and with no thread of
+    the event loop's copied into them.
+    """
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self._pool: ProcessPoolExecutor | None = None
-        self._listener: logging.handlers.QueueListener | None = None
         if processes <= 0:
             return
-        # forkserver: workers start from a clean, preloaded process, never from a copy
-        # of this one with its threads (fork) and without re-importing everything (spawn).
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else None
-        context = multiprocessing.get_context(method)
-        if method == "forkserver":
-            context.set_forkserver_preload(_PRELOAD)
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else None)
         root = logging.getLogger()
-        records = context.Queue()
-        self._listener = logging.handlers.QueueListener(
-            records, *root.handlers, respect_handler_level=True
-        )
-        self._listener.start()
         self._pool = ProcessPoolExecutor(
-            processes, context, initializer=_warm, initargs=(records, root.level)
+            processes, context, initializer=_warm, initargs=(root.level,)
         )
         for _ in range(processes):  # start every worker now, while the network is busy
             self._pool.submit(_ready)
@@ -80,9 +76,6 @@ class Workers:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
 
     async def run(self, function: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """`function(*args, **kwargs)` in a worker; its exception is raised here."""
@@ -92,14 +85,17 @@ class Workers:
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
 
-def _warm(records: Any, level: int) -> None:
-    """Worker start-up: log through the parent, import the stages, load the abuse model."""
+def _warm(level: int) -> None:
+    """Worker start-up: plain stderr logging, the stages imported, the abuse model loaded."""
+    # The parent's handlers may hold locks of its other threads (a progress display):
+    # a worker logs through a handler of its own.
     root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("trafilatura", "cssutils", "htmldate", "courlan", "readability"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    import digest.text.extract  # noqa: F401  (already loaded under forkserver)
+    for module in _PRELOAD:
+        importlib.import_module(module)
     from digest.comments import filters
 
     filters.warm()

@@ -63,7 +63,12 @@ def parse_document(fetched: Fetched) -> Any:
     if looks_like_json_feed(body):
         parsed = parse_json_feed(body)
     else:
-        parsed = feedparser.parse(body, response_headers=headers)
+        # Our own sanitiser (nh3) reads every piece of markup, and only text and
+        # http(s) URLs resolved by `safe_url` leave this stage: feedparser's own
+        # sanitising and URI rewriting (a second HTML parse of each entry) are skipped.
+        parsed = feedparser.parse(
+            body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
     if not parsed.entries and not parsed.feed.get("title"):
         raise FeedError(_not_a_feed_reason(body, parsed))
     return parsed
