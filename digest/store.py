@@ -191,10 +191,6 @@ class State:
             (fetched.url, json.dumps(data, ensure_ascii=False), _now()),
         )
 
-    def forget_validators(self, url: str) -> None:
-        """Make the next fetch of `url` unconditional (its parsed entries were lost)."""
-        self.db.execute("DELETE FROM http_cache WHERE url = ?", (url,))
-
     # Stories ----------------------------------------------------------------
 
     def seen(self, keys: Iterable[str]) -> set[str]:
