@@ -103,46 +103,51 @@ def fit(
     big even before inlining, and only its answer is fully rendered.
     """
     steps = _Steps(issue)
+    measure: Callable[[Issue], int] = estimate or (lambda v: len(render(v).encode()))
     low, over = _too_big_before(steps, estimate, budget) if estimate is not None else (0, 0)
     low = min(low, len(steps) - 1)
-    html = render(steps[low])
-    size = len(html.encode())
-    # What the whole issue would weigh: measured, or at least what ruled the rest out.
-    whole = f"over {over // 1000}" if low else f"{size // 1000}"
-    if low == 0 and size <= budget:
-        return Fitted(issue, html, ())
-    if size <= budget:
-        best: tuple[Issue, str] | None = (steps[low], html)
-        index = low
-    else:
-        measure: Callable[[Issue], int] = estimate or (lambda v: len(render(v).encode()))
-        ratio = size / max(estimate(steps[low]), 1) if estimate else 1.0
 
-        def first_fitting(low: int, high: int, ratio: float) -> int:
-            while low < high:
-                middle = (low + high) // 2
-                if measure(steps[middle]) * ratio <= budget:
-                    high = middle
-                else:
-                    low = middle + 1
-            return low
+    def first_fitting(low: int, high: int, ratio: float) -> int:
+        while low < high:
+            middle = (low + high) // 2
+            if measure(steps[middle]) * ratio <= budget:
+                high = middle
+            else:
+                low = middle + 1
+        return low
 
-        best = None
-        start = first_fitting(low + 1, len(steps) - 1, ratio)
-        for index in range(start, len(steps)):  # the estimate can be a little short: check
-            candidate = render(steps[index])
-            if len(candidate.encode()) <= budget:
-                best = (steps[index], candidate)
-                break
-        if best is not None and estimate is not None and index > low + 1:
-            # Comments and stories inline differently: recalibrate on the cut found, and
-            # see whether an earlier (bigger) step fits too.
-            ratio = len(best[1].encode()) / max(estimate(best[0]), 1)
-            earlier = first_fitting(low + 1, index, ratio)
-            if earlier < index:
-                candidate = render(steps[earlier])
-                if len(candidate.encode()) <= budget:
-                    best = (steps[earlier], candidate)
+    # Inlining only adds to the HTML, so a ratio of 1 finds the biggest version that
+    # might fit; each miss recalibrates the ratio on what was rendered and looks further.
+    best: tuple[Issue, str] | None = None
+    tried = [first_fitting(low, len(steps) - 1, 1.0)]
+    full_size = 0
+    while best is None and tried[-1] < len(steps):
+        index = tried[-1]
+        html = render(steps[index])
+        size = len(html.encode())
+        if index == 0:
+            full_size = size
+            if size <= budget:
+                return Fitted(issue, html, ())
+        if size <= budget:
+            best = (steps[index], html)
+            break
+        ratio = size / max(measure(steps[index]), 1) if estimate else 1.0
+        tried.append(max(first_fitting(index + 1, len(steps) - 1, ratio), index + 1))
+    if best is not None and estimate is not None and len(tried) > 1 and tried[-1] > tried[-2] + 1:
+        # Comments and stories inline differently: recalibrate on the cut found, and see
+        # whether a bigger version after the last miss fits too.
+        ratio = len(best[1].encode()) / max(estimate(best[0]), 1)
+        earlier = first_fitting(tried[-2] + 1, tried[-1], ratio)
+        if earlier < tried[-1]:
+            html = render(steps[earlier])
+            if len(html.encode()) <= budget:
+                best = (steps[earlier], html)
+    # What the whole issue would weigh: measured, or at least what ruled it out.
+    if full_size:
+        whole = str(full_size // 1000)
+    else:  # before inlining: a lower bound
+        whole = f"over {(over if low else measure(steps[0])) // 1000}"
     notes = []
     if best is None:
         best = (steps[-1], render(steps[-1]))
