@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -25,7 +27,6 @@ from digest.collect.feeds import parse_feed
 from digest.collect.fetcher import PAGE_ACCEPT, Fetcher
 from digest.config import Config, FeedSettings
 from digest.errors import DigestError
-from digest.issues.publish import publish
 from digest.models import (
     Article,
     CommentThread,
@@ -113,6 +114,9 @@ def build(
     summaries: list[tuple[str, tuple[str, ...]]] = []
 
     async def gather(workers: Workers) -> tuple[tuple[FeedReport, ...], list[Story] | None]:
+        # The renderer's modules (premailer, cssutils, mjml: ~0.3 s) load in a thread
+        # while the event loop waits on the network, instead of before or after it.
+        threading.Thread(target=_import, args=("digest.issues.publish",), daemon=True).start()
         async with Fetcher(config.fetch, transport=transport, base_dir=config.base_dir) as fetcher:
             settings = {f.url: f for f in config.feeds}
             seen: set[str] = set()
@@ -167,6 +171,8 @@ def build(
         stories=tuple(stories),
         feeds=reports,
     )
+    from digest.issues.publish import publish  # loaded while the network was busy
+
     folder, rendered = publish(issue, config, output_dir, local_images)
     # The size budget may have trimmed comments or stories: the report says so.
     warnings.extend(rendered.warnings)
@@ -174,6 +180,13 @@ def build(
     # this line leaves them to be picked again, never lost.
     store.record_issue(issue.id, ((s.key, s.title, s.url) for s in issue.stories))
     return result(Outcome.WRITTEN, reports, issue=issue, folder=folder)
+
+
+def _import(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception:  # publish() imports it again and reports the failure there
+        logger.debug("could not preload %s", module, exc_info=True)
 
 
 def _report(feed: Feed) -> FeedReport:

@@ -11,8 +11,6 @@ import logging
 import re
 from typing import Any
 
-import trafilatura
-
 from digest.config import FullText
 from digest.models import Article, Entry, Fetched
 from digest.text.sanitise import clean_text, html_to_paragraphs, safe_url
@@ -64,6 +62,9 @@ def page_image(tree: Any) -> str | None:
 
 def from_page(entry: Entry, page: Fetched) -> Article:
     """The article text extracted from its page; falls back to the feed's text."""
+    # Imported here: builds whose feeds carry whole articles never pay for it (~0.2 s).
+    import trafilatura
+
     fallback = from_feed(entry)
     try:
         tree = trafilatura.load_html(page.content)
