@@ -18,17 +18,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from digest import comments
 from digest.collect.feeds import parse_feed
 from digest.collect.fetcher import PAGE_ACCEPT, Fetcher
-from digest.config import Config, FeedSettings
+from digest.config import CommentSettings, Config, FeedSettings
 from digest.errors import DigestError
 from digest.models import (
     Article,
+    Comment,
     CommentThread,
     Entry,
     Feed,
@@ -301,29 +302,30 @@ async def _story(
     # The cache is read here, on the event loop's thread; new summaries are written
     # together once every story is done.
     cached = store.summary(key)
-    summary_work = (
-        _done(cached)
-        if cached is not None
-        else workers.run(
-            summarise.summarise,
-            article.paragraphs,
-            language,
-            count,
+    summary_request = None
+    if cached is None:
+        summary_request = dict(
+            paragraphs=article.paragraphs,
+            language=language,
+            count=count,
             title=entry.title,
             algorithm=algorithm,
             max_words=max_words,
         )
-    )
-    comment_work = workers.run(
-        comments.pick_for_story,
-        thread,
-        config.comments,
-        article="\n\n".join((entry.title, *article.paragraphs))[: comments.MAX_ARTICLE_CHARS],
-        now=now,
-    )
-    summary, chosen = await asyncio.gather(summary_work, comment_work)
-    if cached is None:
-        summaries.append((key, summary))
+    summary: tuple[str, ...] = cached or ()
+    chosen: list[Comment] = []
+    if summary_request is not None or thread.comments:
+        # One task per story: the article crosses to the worker once, for both jobs.
+        summary, chosen = await workers.run(
+            _summary_and_comments,
+            summary_request,
+            thread,
+            config.comments,
+            "\n\n".join((entry.title, *article.paragraphs))[: comments.MAX_ARTICLE_CHARS],
+            now,
+        )
+        if summary_request is not None:
+            summaries.append((key, summary))
     return Story(
         title=entry.title,
         url=entry.url,
@@ -339,8 +341,23 @@ async def _story(
     )
 
 
-async def _done(value: T) -> T:
-    return value
+def _summary_and_comments(
+    summary_request: dict[str, Any] | None,
+    thread: CommentThread,
+    settings: CommentSettings,
+    article: str,
+    now: datetime,
+) -> tuple[tuple[str, ...], list[Comment]]:
+    """A story's CPU work, in a worker: its summary (unless cached) and its comments."""
+    summary: tuple[str, ...] = ()
+    if summary_request is not None:
+        summary = summarise.summarise(**summary_request)
+    chosen = (
+        comments.pick_for_story(thread, settings, article=article, now=now)
+        if thread.comments
+        else []
+    )
+    return summary, chosen
 
 
 async def _network(
