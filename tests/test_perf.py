@@ -8,8 +8,11 @@ Timings are in `bench/build.py` and `bench/scale.py`, never asserted here.
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,3 +168,26 @@ def test_the_budget_measures_nothing_much_bigger_than_the_email() -> None:
     # Never a version with more than twice the stories the email holds.
     assert max(measured) <= 2 * (kept + 1)
     assert "would be over" in fitted.notes[0] and "the last" in fitted.notes[0]
+
+
+def _modules_after(code: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    return set(done.stdout.split())
+
+
+def test_start_up_imports_nothing_heavy() -> None:
+    help_modules = _modules_after("import digest.cli")
+    assert not {"premailer", "cssutils", "trafilatura", "feedparser", "numpy"} & help_modules
+    build_modules = _modules_after("import digest.build")
+    assert not {"nltk", "scipy", "sklearn", "trafilatura", "premailer"} & build_modules
+    summary_modules = _modules_after(
+        "from digest.text.summarise import summarise\n"
+        "summarise(['One sentence here is long enough to count for sure. ' * 3], 'en', 1)"
+    )
+    assert not {"nltk", "scipy", "sklearn", "sumy.nlp.stemmers"} & summary_modules
