@@ -191,3 +191,27 @@ def test_start_up_imports_nothing_heavy() -> None:
         "summarise(['One sentence here is long enough to count for sure. ' * 3], 'en', 1)"
     )
     assert not {"nltk", "scipy", "sklearn", "sumy.nlp.stemmers"} & summary_modules
+
+
+def test_the_cached_language_model_classifies_like_the_packaged_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest.text import languages
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    texts = [
+        "Der Bundestag hat am Donnerstag ein neues Gesetz beschlossen, das Mieten begrenzt.",
+        "The company said on Tuesday that it would build a new plant in Ohio next year.",
+        "Le gouvernement a annoncé mardi une nouvelle réforme des retraites.",
+        "Il governo ha annunciato martedì una nuova riforma delle pensioni pubbliche.",
+    ]
+    languages._identifier.cache_clear()
+    try:
+        packaged = [languages._identifier().classify(t) for t in texts]
+        assert list((tmp_path / "digest").glob("langid-*.npz"))
+        languages._identifier.cache_clear()
+        cached = [languages._identifier().classify(t) for t in texts]
+    finally:
+        languages._identifier.cache_clear()
+    assert [language for language, _ in packaged] == ["de", "en", "fr", "it"]
+    assert cached == packaged

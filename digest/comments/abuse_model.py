@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from digest import cache
 
 logger = logging.getLogger(__name__)
 
@@ -65,16 +65,17 @@ def load() -> LinearAbuseModel | None:
         version = metadata.version("alt-profanity-check")
     except metadata.PackageNotFoundError:
         return None
-    path = _cache_dir() / f"abuse-model-{version}-v{_FORMAT}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return _from_arrays(dict(data))
-    except (OSError, ValueError, KeyError):
-        pass
+    name = f"abuse-model-{version}-v{_FORMAT}.npz"
+    arrays = cache.load_arrays(name)
+    if arrays is not None:
+        try:
+            return _from_arrays(arrays)
+        except (KeyError, ValueError):
+            pass
     arrays = _read_package_model()
     if arrays is None:
         return None
-    _save(path, arrays)
+    cache.save_arrays(name, arrays)
     return _from_arrays(arrays)
 
 
@@ -107,19 +108,3 @@ def _read_package_model() -> dict[str, Any] | None:
         "slopes": np.array([float(c.calibrators[0].a_) for c in calibrated]),
         "offsets": np.array([float(c.calibrators[0].b_) for c in calibrated]),
     }
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "digest"
-
-
-def _save(path: Path, arrays: dict[str, Any]) -> None:
-    """Write the cache atomically; a read-only home only costs the next build a second."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(temporary, **arrays)
-        os.replace(temporary, path)
-    except OSError as e:
-        logger.debug("cannot cache the abuse model in %s: %s", path.parent, e)

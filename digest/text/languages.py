@@ -14,6 +14,10 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
+from digest import cache
+
 logger = logging.getLogger(__name__)
 
 NAMES = {
@@ -58,12 +62,60 @@ def detect(text: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def _identifier() -> Any:
-    # Loaded on first use (about a second): builds whose feeds declare a language never pay.
+    # Loaded on first use: builds whose feeds declare a language never pay. The shipped
+    # model is xz-compressed (over a second to unpack); the unpacked arrays, cut down to
+    # the languages summarised, are kept in the user's cache for the next builds.
+    from importlib import metadata
+
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
+    name = f"langid-{metadata.version('py3langid')}-{len(NAMES)}.npz"
+    arrays = cache.load_arrays(name)
+    if arrays is not None:
+        try:
+            return _from_arrays(LanguageIdentifier, arrays)
+        except (KeyError, TypeError, ValueError):
+            logger.debug("unusable cached language model, loading the packaged one")
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(sorted(set(NAMES) & set(identifier.nb_classes)))
+    cache.save_arrays(
+        name,
+        {
+            "ptc": identifier.nb_ptc,
+            "pc": identifier.nb_pc,
+            "classes": np.array(identifier.nb_classes),
+            "nextmove": np.frombuffer(
+                identifier.tk_nextmove, dtype=_unsigned(identifier.tk_nextmove)
+            ),
+            "row": np.frombuffer(identifier.tk_row, dtype=_unsigned(identifier.tk_row)),
+            "output": np.array(identifier.tk_output, dtype=np.int32),
+        },
+    )
     return identifier
+
+
+def _unsigned(values: Any) -> Any:
+    return np.dtype(f"u{values.itemsize}")
+
+
+def _from_arrays(identifier_class: Any, arrays: dict[str, Any]) -> Any:
+    """The identifier from cached arrays (the layout py3langid's own loader builds)."""
+    from array import array
+
+    def stdlib(values: Any) -> array[int]:
+        out = array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
+        out.frombytes(np.ascontiguousarray(values).tobytes())
+        return out
+
+    return identifier_class(
+        np.asarray(arrays["ptc"]),
+        np.asarray(arrays["pc"]),
+        arrays["classes"].tolist(),
+        stdlib(arrays["nextmove"]),
+        arrays["output"].tolist(),
+        norm_probs=True,
+        tk_row=stdlib(arrays["row"]),
+    )
 
 
 # Snowball has no Slovak; Czech is its closest relative.
