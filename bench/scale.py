@@ -157,6 +157,7 @@ def huge_article(size: int, tree: Path, timeout: float) -> str:
         done = subprocess.run(
             [sys.executable, "-c", ARTICLE, str(size)],
             env=env,
+            cwd=tempfile.gettempdir(),  # `-c` puts the working folder first on the path
             capture_output=True,
             text=True,
             timeout=timeout,
