@@ -66,7 +66,9 @@ class Ahead:
         for entry in self._best:
             slot = (entry.feed_url, entry.key)
             if slot not in self._tasks:
-                self._tasks[slot] = asyncio.ensure_future(self._start(entry))
+                task = asyncio.ensure_future(self._start(entry))
+                task.add_done_callback(_retrieved)
+                self._tasks[slot] = task
 
     def take(self, entry: Entry) -> Awaitable[tuple[Article, CommentThread]]:
         task = self._tasks.pop((entry.feed_url, entry.key), None)
@@ -79,3 +81,10 @@ class Ahead:
 
     def cancel_all(self) -> None:
         self.keep_only(())
+
+
+def _retrieved(task: asyncio.Future[tuple[Article, CommentThread]]) -> None:
+    # A story left out may have failed: its error is not news, and the story that
+    # awaits a kept task still gets the exception.
+    if not task.cancelled():
+        task.exception()
