@@ -154,13 +154,16 @@ def build(
             )
             return reports, stories
 
-    with Workers(processes_for(len(config.feeds)) if workers is None else workers) as pool:
-        reports, stories = asyncio.run(gather(pool))
-    # Every state write of the gathering in one transaction (one fsync, not hundreds).
-    with store.transaction():
-        for fetched, title, entries in fresh_feeds:
-            store.remember_feed(fetched, title, entries)
-        store.remember_summaries(summaries)
+    try:
+        with Workers(processes_for(len(config.feeds)) if workers is None else workers) as pool:
+            reports, stories = asyncio.run(gather(pool))
+    finally:
+        # Every state write of the gathering in one transaction (one fsync, not hundreds),
+        # kept even when a story failed the build.
+        with store.transaction():
+            for fetched, title, entries in fresh_feeds:
+                store.remember_feed(fetched, title, entries)
+            store.remember_summaries(summaries)
     if stories is None:
         return result(Outcome.FEEDS_FAILED, reports)
     if not stories:
