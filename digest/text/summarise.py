@@ -1,4 +1,4 @@
-"""Article → summary sentences, extracted with sumy's document model, in article order.
+"""Article → summary sentences, extracted, in article order, in bounded time and memory.
 
 The default, `auto`, is a position-aware centrality ranker in the manner of
 PacSum (Zheng & Lapata, 2019): a sentence scores for resembling the sentences
@@ -7,20 +7,20 @@ with the headline; sentences are then picked greedily with a redundancy
 penalty (MMR) under a word budget. Every sumy algorithm can be chosen
 instead, and `lead` takes the first usable sentences. Whatever ranks them,
 only sentences that stand alone are candidates (`digest.sentences`), and the
-summary keeps article order. `bench/summaries.py` measures them all.
+summary keeps article order. `bench/summaries.py` measures them all. Only the
+article's opening is considered (`MAX_CHARS`, `MAX_SENTENCES`), so a huge page
+costs no more than a long read.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
 import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, get_args
+from typing import Any, get_args
 
 import numpy as np
 
@@ -316,43 +316,3 @@ def _sumy(
 def _frequent_words(sentences: Sequence[str], stop: frozenset[str]) -> set[str]:
     counts = Counter(w.lower() for s in sentences for w in words(s) if w.lower() not in stop)
     return {w for w, _ in counts.most_common(10)} or {"\x00"}
-
-
-class SummaryCache(Protocol):
-    """Where summaries outlive a run (the state store), keyed by `content_hash`."""
-
-    def summary(self, content_hash: str) -> tuple[str, ...] | None: ...
-    def remember_summary(self, content_hash: str, sentences: Sequence[str]) -> None: ...
-
-
-async def cached_summary(
-    cache: SummaryCache,
-    paragraphs: Sequence[str],
-    language: str,
-    count: int,
-    *,
-    title: str,
-    algorithm: SummaryAlgorithm,
-    max_words: int,
-) -> tuple[str, ...]:
-    """The summary from `cache` when this exact text and these settings were summarised
-    before; otherwise computed in a worker thread and remembered (summarising is the
-    build's costliest step). The cache is used from the calling thread only."""
-    key = content_hash(
-        paragraphs, language, count, title=title, algorithm=algorithm, max_words=max_words
-    )
-    summary = cache.summary(key)
-    if summary is None:
-        summary = await asyncio.to_thread(
-            functools.partial(
-                summarise,
-                paragraphs,
-                language,
-                count,
-                title=title,
-                algorithm=algorithm,
-                max_words=max_words,
-            )
-        )
-        cache.remember_summary(key, summary)
-    return summary
