@@ -115,9 +115,9 @@ class FetchSettings:
     """Seconds for a whole request, body included."""
     max_bytes: int = 10_000_000
     """Larger responses are cut off and count as failed."""
-    concurrency: int = 8
-    """Requests in flight at once."""
-    per_host: int = 2
+    concurrency: int = 32
+    """Requests in flight at once (over HTTP/2, requests to one host share a connection)."""
+    per_host: int = 4
     """Requests in flight at once to any one host."""
     max_redirects: int = 5
     allow_private: tuple[str, ...] = ()

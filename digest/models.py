@@ -117,6 +117,7 @@ class CommentThread:
     total: int | None = None  # as announced by the source
     error: str | None = None
     warnings: tuple[str, ...] = ()  # one line per comment left out because it was unreadable
+    refused: bool = False  # the fetch policy kept the thread's URL off a private address
 
 
 @dataclass(frozen=True)

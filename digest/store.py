@@ -14,11 +14,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from digest.errors import DigestError, StateError
-from digest.models import Fetched, Subscriber, Validators
+from digest.models import Entry, Fetched, Subscriber, Validators
 from digest.store_errors import one_line_errors, state_error
 
 MIGRATIONS: list[str] = [
@@ -76,7 +78,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE send_log ADD COLUMN next_attempt_at TEXT;
     ALTER TABLE send_log ADD COLUMN deferred_since TEXT
     """,
+    # A feed's entries as parsed last time, so a 304 costs no parsing at all.
+    """
+    CREATE TABLE parsed_feeds (
+        url TEXT PRIMARY KEY,
+        entries TEXT NOT NULL,
+        parsed_at TEXT NOT NULL
+    );
+    """,
 ]
+ENTRIES_FORMAT = 1
+"""Version of the JSON in `parsed_feeds`; another version reads as absent (a full fetch)."""
 
 
 @one_line_errors
@@ -92,6 +104,9 @@ class State:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path), timeout=self.busy_timeout, isolation_level=None)
             self._retry_locked(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
+            # In WAL mode NORMAL loses no committed data on a crash, only the last
+            # transactions on power loss, and costs no fsync per commit.
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self._retry_locked(self._migrate)
         except sqlite3.Error as e:
             raise state_error(path, e) from None
@@ -190,9 +205,31 @@ class State:
                 fetched.validators.last_modified,
                 fetched.final_url,
                 fetched.content_type,
-                fetched.content,
+                fetched.content or None,
                 _now(),
             ),
+        )
+
+    def parsed_feed(self, url: str) -> tuple[str | None, list[Entry]] | None:
+        """The feed title and entries parsed from the last full response, for a 304."""
+        row = self.db.execute("SELECT entries FROM parsed_feeds WHERE url = ?", (url,)).fetchone()
+        if not row:
+            return None
+        try:
+            data = json.loads(row[0])
+            if data.get("format") != ENTRIES_FORMAT:
+                return None
+            return data["title"], [_entry(e) for e in data["entries"]]
+        except (ValueError, KeyError, TypeError):
+            return None  # written by another version: fetch the feed again
+
+    def remember_feed(self, fetched: Fetched, title: str | None, entries: Iterable[Entry]) -> None:
+        """The validators of a full response and what it parsed to (not its body)."""
+        self.remember_response(replace(fetched, content=b""))
+        data = {"format": ENTRIES_FORMAT, "title": title, "entries": [_row(e) for e in entries]}
+        self.db.execute(
+            "INSERT OR REPLACE INTO parsed_feeds (url, entries, parsed_at) VALUES (?, ?, ?)",
+            (fetched.url, json.dumps(data, ensure_ascii=False), _now()),
         )
 
     # Stories ----------------------------------------------------------------
@@ -227,9 +264,13 @@ class State:
         return tuple(json.loads(row[0])) if row else None
 
     def remember_summary(self, content_hash: str, sentences: Iterable[str]) -> None:
-        self.db.execute(
+        self.remember_summaries([(content_hash, sentences)])
+
+    def remember_summaries(self, summaries: Iterable[tuple[str, Iterable[str]]]) -> None:
+        now = _now()
+        self.db.executemany(
             "INSERT OR REPLACE INTO summaries (hash, sentences, created_at) VALUES (?, ?, ?)",
-            (content_hash, json.dumps(list(sentences)), _now()),
+            [(key, json.dumps(list(sentences)), now) for key, sentences in summaries],
         )
 
     # Subscribers ---------------------------------------------------------------
@@ -387,6 +428,21 @@ class State:
 
 _SUBSCRIBER = "id, email, name, status, subscribed_at, unsubscribed_at"
 _SUBSCRIBER_S = ", ".join(f"s.{c}" for c in _SUBSCRIBER.split(", "))
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
+
+
+def _row(entry: Entry) -> dict[str, object]:
+    # Not dataclasses.asdict: it deep-copies every value, several times slower.
+    row = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+    row["published"] = entry.published.isoformat() if entry.published else None
+    return row
+
+
+def _entry(row: dict[str, Any]) -> Entry:
+    published = row.pop("published")
+    return Entry(**row, published=datetime.fromisoformat(published) if published else None)
 
 
 def _now() -> str:

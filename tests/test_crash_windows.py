@@ -93,10 +93,10 @@ def check_archive(output: Path) -> None:
 
 
 BUILD_POINTS = [
-    ("digest.build:_story", 1),  # while fetching stories
+    ("digest.build.stories:_story", 1),  # while fetching stories
     ("digest.issues.publish:write_issue", 1),  # before the folder
     ("digest.store:State.record_issue", 1),  # between the folder and the record
-    ("digest.build:write_archive", 1),  # between the record and the archive
+    ("digest.issues.publish:write_archive", 1),  # between the record and the archive
     ("digest.issues.publish:write_atomic", 2),  # between feed.xml and index.html
 ]
 
@@ -125,7 +125,7 @@ def test_kill_9_at_each_point_of_a_build(
 SCHEDULE_POINTS = [
     ("digest.mail.schedule:build", 1),  # cycle recorded as pending, nothing built
     ("digest.store:State.record_issue", 1),  # between the folder and the record
-    ("digest.build:write_archive", 1),  # recorded, archive not yet written
+    ("digest.issues.publish:write_archive", 1),  # recorded, archive not yet written
     ("digest.mail.schedule:send_issue", 1),  # built, nothing sent
     ("digest.mail.smtp:SmtpTransport.send", 3),  # mid-list
     ("digest.mail.smtp:SmtpTransport.close", 1),  # all sent, the cycle not yet closed

@@ -36,7 +36,6 @@ from digest.errors import ConfigError, DigestError
 from digest.issues.files import next_issue_id
 from digest.mail.lock import build_lock
 from digest.models import FeedStatus
-from digest.render.environment import default_theme_dir
 from digest.store import State
 
 if TYPE_CHECKING:
@@ -192,6 +191,8 @@ def _init(directory: Path, theme: bool, force: bool) -> Exit:
         target = directory / "templates"
         if target.exists() and not force:
             raise DigestError(f"{target} exists (use --force to overwrite)")
+        from digest.render.environment import default_theme_dir  # only when used
+
         shutil.copytree(default_theme_dir(), target, dirs_exist_ok=True)
         say(f"Copied the default theme to {target}")
     return Exit.WRITTEN

@@ -44,6 +44,7 @@ ACCEPT_ENCODING = (
     if any(importlib.util.find_spec(m) for m in ("brotli", "brotlicffi"))
     else "gzip, deflate"
 )
+_HTTP2 = importlib.util.find_spec("h2") is not None
 RETRY_AFTER_CAP = 10.0
 """Longest Retry-After (seconds) honoured before the single retry of a 429 or 503."""
 _RETRY_STATUSES = frozenset({429, 503})
@@ -73,11 +74,19 @@ class Fetcher:
         # A transport given by the caller (the offline demo) has no network to guard.
         if self._transport is None:
             policy = FetchPolicy.from_settings(self.settings.allow_private)
-            self._guard = Guard(policy, self._new_client)
+            self._guard = Guard(policy, self._new_client, http2=_HTTP2)
         return self
 
     def _new_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
         return httpx.AsyncClient(
+            # HTTP/2 where the server offers it (ALPN, so https only): one connection per
+            # host carries every request to it. Idle connections are kept for reuse.
+            http2=_HTTP2,
+            limits=httpx.Limits(
+                max_connections=self.settings.concurrency,
+                max_keepalive_connections=self.settings.concurrency,
+                keepalive_expiry=30.0,
+            ),
             follow_redirects=True,
             max_redirects=self.settings.max_redirects,
             timeout=httpx.Timeout(self.settings.timeout),

@@ -82,15 +82,17 @@ def pick_comments(
 def pick_for_story(
     thread: CommentThread, settings: CommentSettings, *, article: str, now: datetime
 ) -> list[Comment]:
-    """`pick_comments` with the newsletter's `[comments]` settings."""
+    """`pick_comments` with the newsletter's `[comments]` settings, on a bounded share of
+    the thread: the first `MAX_COMMENTS` comments, each cut at `MAX_COMMENT_CHARS`, against
+    the article's first `MAX_ARTICLE_CHARS` (so a giant thread or article costs no more)."""
     abuse = AbuseFilter.from_settings(
         settings.abuse_filter, settings.abuse_allow, settings.abuse_words, settings.abuse_threshold
     )
     return pick_comments(
-        thread.comments,
+        [_bounded(c) for c in thread.comments[:MAX_COMMENTS]],
         settings.per_story,
         settings.max_words,
-        article=article,
+        article=article[:MAX_ARTICLE_CHARS],
         abuse=abuse,
         now=now,
     )
@@ -108,6 +110,18 @@ def showable(
     ]
     flagged = abuse.abusive([c.text for _, c in kept])
     return [pair for pair, bad in zip(kept, flagged, strict=True) if not bad]
+
+
+MAX_COMMENTS = 3000
+"""Comments of one thread considered for the email (the largest real threads have ~1,200)."""
+MAX_COMMENT_CHARS = 20_000
+MAX_ARTICLE_CHARS = 60_000
+
+
+def _bounded(comment: Comment) -> Comment:
+    if len(comment.text) <= MAX_COMMENT_CHARS:
+        return comment
+    return replace(comment, text=comment.text[:MAX_COMMENT_CHARS])
 
 
 def _sort_time(comment: Comment) -> float:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from digest.config import ABUSE_ALLOW, ABUSE_THRESHOLD
 from digest.models import Comment
@@ -110,13 +110,20 @@ def _words(words: tuple[str, ...]) -> re.Pattern[str] | None:
 
 @lru_cache(maxsize=1)
 def _classifier() -> Callable[[list[str]], Any] | None:
-    """alt-profanity-check's `predict_prob`, imported once on first use (it loads scikit-learn)."""
-    try:
-        from profanity_check import predict_prob
-    except ImportError:  # pragma: no cover - a declared dependency
+    """alt-profanity-check's `predict_prob`, loaded once on first use; numpy-only from the
+    second build on (see `abuse_model`), so scikit-learn is not imported every build."""
+    from digest.comments import abuse_model
+
+    model = abuse_model.load()
+    if model is None:  # pragma: no cover - a declared dependency
         logger.warning("alt-profanity-check is not installed: the abuse filter is off")
         return None
-    return cast("Callable[[list[str]], Any]", predict_prob)
+    return model.predict_prob
+
+
+def warm() -> None:
+    """Load the abuse classifier now (at a worker's start) instead of on the first thread."""
+    _classifier()
 
 
 DEFAULT_ABUSE = AbuseFilter.from_settings(True, ABUSE_ALLOW, "")

@@ -1,4 +1,4 @@
-"""Article → summary sentences, extracted with sumy's document model, in article order.
+"""Article → summary sentences, extracted, in article order, in bounded time and memory.
 
 The default, `auto`, is a position-aware centrality ranker in the manner of
 PacSum (Zheng & Lapata, 2019): a sentence scores for resembling the sentences
@@ -7,32 +7,22 @@ with the headline; sentences are then picked greedily with a redundancy
 penalty (MMR) under a word budget. Every sumy algorithm can be chosen
 instead, and `lead` takes the first usable sentences. Whatever ranks them,
 only sentences that stand alone are candidates (`digest.sentences`), and the
-summary keeps article order. `bench/summaries.py` measures them all.
+summary keeps article order. `bench/summaries.py` measures them all. Only the
+article's opening is considered (`MAX_CHARS`, `MAX_SENTENCES`), so a huge page
+costs no more than a long read.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
 import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, get_args
+from typing import Any, get_args
 
 import numpy as np
-from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
-from sumy.summarizers._summarizer import AbstractSummarizer
-from sumy.summarizers.edmundson import EdmundsonSummarizer
-from sumy.summarizers.kl import KLSummarizer
-from sumy.summarizers.lex_rank import LexRankSummarizer
-from sumy.summarizers.lsa import LsaSummarizer
-from sumy.summarizers.luhn import LuhnSummarizer
-from sumy.summarizers.reduction import ReductionSummarizer
-from sumy.summarizers.sum_basic import SumBasicSummarizer
-from sumy.summarizers.text_rank import TextRankSummarizer
 
 from digest.config import SummaryAlgorithm
 from digest.text import languages
@@ -43,17 +33,27 @@ from digest.text.sentences import split_sentences as split_sentences
 logger = logging.getLogger(__name__)
 
 ALGORITHMS: tuple[str, ...] = get_args(SummaryAlgorithm)
-VERSION = "auto-v2"
+VERSION = "auto-v3"
 """Part of the cache key: change it when any selection rule changes."""
 
-_SUMY: dict[str, type[AbstractSummarizer]] = {
-    "lexrank": LexRankSummarizer,
-    "textrank": TextRankSummarizer,
-    "lsa": LsaSummarizer,
-    "luhn": LuhnSummarizer,
-    "sumbasic": SumBasicSummarizer,
-    "kl": KLSummarizer,
-    "reduction": ReductionSummarizer,
+MAX_CHARS = 60_000
+"""Only the article's first characters are split into sentences (about 10,000 words:
+longer than nearly every news story; a summary's sentences come from the top anyway)."""
+MAX_SENTENCES = 400
+"""At most this many candidate sentences are ranked: `auto` compares every pair."""
+MAX_SUMY_SENTENCES = 100
+"""sumy's own summarisers compare pairs in pure Python: a tighter cap for them."""
+
+# sumy's summarisers are imported on first use: through sumy.nlp.stemmers they load
+# NLTK and SciPy, over a second of start-up the default `auto` does not need.
+_SUMY = {
+    "lexrank": ("lex_rank", "LexRankSummarizer"),
+    "textrank": ("text_rank", "TextRankSummarizer"),
+    "lsa": ("lsa", "LsaSummarizer"),
+    "luhn": ("luhn", "LuhnSummarizer"),
+    "sumbasic": ("sum_basic", "SumBasicSummarizer"),
+    "kl": ("kl", "KLSummarizer"),
+    "reduction": ("reduction", "ReductionSummarizer"),
 }
 
 
@@ -123,8 +123,9 @@ def summarise(
 
     `language` is a tag such as "de" or "pt-BR"; None or "" detects it from the text.
     """
-    language = languages.choose(language, " ".join(paragraphs[:5]))
-    candidates, positions = _candidates(paragraphs, language)
+    language = languages.choose(language, " ".join(paragraphs[:5])[:MAX_CHARS])
+    limit = MAX_SENTENCES if algorithm in ("auto", "lead") else MAX_SUMY_SENTENCES
+    candidates, positions = _candidates(paragraphs, language, max_sentences=limit)
     if algorithm != "auto":
         # Questions and bare quotes only when nothing better is left.
         firm = [i for i, s in enumerate(candidates) if not is_dangling(s)]
@@ -144,19 +145,40 @@ def summarise(
     return tuple(candidates[i] for i in sorted(_fit(order, candidates, count, max_words)))
 
 
-def _candidates(paragraphs: Sequence[str], language: str) -> tuple[list[str], list[int]]:
-    """Standalone sentences without (near) duplicates, and each one's index in the article."""
+def _candidates(
+    paragraphs: Sequence[str],
+    language: str,
+    *,
+    max_chars: int = MAX_CHARS,
+    max_sentences: int = MAX_SENTENCES,
+) -> tuple[list[str], list[int]]:
+    """Standalone sentences without (near) duplicates, and each one's index in the article.
+
+    Bounded whatever the input: only the first `max_chars` characters are split (a cut
+    paragraph loses its last, partial sentence), and at most `max_sentences` are kept.
+    """
     sentences: list[str] = []
     positions: list[int] = []
     kept: list[frozenset[str]] = []
     index = 0
+    left = max_chars
     for paragraph in paragraphs:
-        for sentence in split_sentences(paragraph, language):
-            bag = frozenset(fingerprint(sentence).split())
-            if is_standalone(sentence) and not any(near_duplicate(bag, k) for k in kept):
-                kept.append(bag)
-                sentences.append(sentence)
-                positions.append(index)
+        if left <= 0 or len(sentences) >= max_sentences:
+            break
+        cut = len(paragraph) > left
+        pieces = split_sentences(paragraph[:left] if cut else paragraph, language)
+        left -= len(paragraph)
+        if cut:
+            pieces = pieces[:-1]
+        for sentence in pieces:
+            if len(sentences) >= max_sentences:
+                break
+            if is_standalone(sentence):
+                bag = frozenset(fingerprint(sentence).split())
+                if not any(near_duplicate(bag, k) for k in kept):
+                    kept.append(bag)
+                    sentences.append(sentence)
+                    positions.append(index)
             index += 1
     return sentences, positions
 
@@ -186,11 +208,8 @@ def _auto(
     max_words: int,
 ) -> list[int]:
     """Candidate indices, best first: PacSum-style centrality + position + headline, with MMR."""
-    tokenizer = Tokenizer(language)
-    document = ObjectDocumentModel([Paragraph([Sentence(s, tokenizer) for s in sentences])])
-    ranker = _PositionalCentrality(languages.stemmer(language))
-    ranker.stop_words = languages.stop_words(language)
-    vectors = ranker.vectors([s.words for s in document.sentences], tokenizer.to_words(title))
+    ranker = _PositionalCentrality(languages.stemmer(language), languages.stop_words(language))
+    vectors = ranker.vectors([words(s) for s in sentences], words(title))
     matrix, title_vector = vectors[:-1], vectors[-1]
     n = len(sentences)
     similarity = matrix @ matrix.T
@@ -231,10 +250,12 @@ def _mmr(
     return chosen
 
 
-class _PositionalCentrality(AbstractSummarizer):  # type: ignore[misc]
-    """sumy's word normalisation (stemmer, stop words) turned into tf-idf sentence vectors."""
+class _PositionalCentrality:
+    """sumy's word normalisation (lower case, stemmer, stop words) as tf-idf sentence vectors."""
 
-    stop_words: frozenset[str] = frozenset()
+    def __init__(self, stemmer: Callable[[str], str], stop_words: frozenset[str]) -> None:
+        self._stemmer = stemmer
+        self.stop_words = stop_words
 
     def vectors(self, sentences: Sequence[Sequence[str]], title: Sequence[str]) -> Any:
         """Unit tf-idf rows, one per sentence, the headline last."""
@@ -255,17 +276,19 @@ class _PositionalCentrality(AbstractSummarizer):  # type: ignore[misc]
         return rows / norms
 
     def _terms(self, tokens: Sequence[str]) -> list[str]:
-        normal = (self.normalize_word(t) for t in tokens)
+        normal = (t.lower() for t in tokens)
         return [self._stemmer(t) for t in normal if t not in self.stop_words and len(t) > 1]
-
-    def __call__(self, document: Any, sentences_count: int) -> Any:  # pragma: no cover
-        raise NotImplementedError("use digest.summarise.summarise(algorithm='auto')")
 
 
 def _sumy(
     algorithm: str, sentences: Sequence[str], language: str, title: str, count: int
 ) -> list[int]:
     """Candidate indices chosen by one of sumy's own summarisers."""
+    import importlib
+
+    from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
+    from sumy.summarizers.edmundson import EdmundsonSummarizer
+
     tokenizer = Tokenizer(language)
     body = [Sentence(s, tokenizer) for s in sentences]
     heading = [Sentence(title, tokenizer, is_heading=True)] if title.strip() else []
@@ -281,7 +304,9 @@ def _sumy(
         edmundson.null_words = stop or {"\x00"}
         summarizer = edmundson
     else:
-        instance = _SUMY[algorithm](stemmer)
+        module, name = _SUMY[algorithm]
+        summarizer_class = getattr(importlib.import_module(f"sumy.summarizers.{module}"), name)
+        instance = summarizer_class(stemmer)
         instance.stop_words = stop
         summarizer = instance
     chosen = {str(s) for s in summarizer(document, count)}
@@ -291,43 +316,3 @@ def _sumy(
 def _frequent_words(sentences: Sequence[str], stop: frozenset[str]) -> set[str]:
     counts = Counter(w.lower() for s in sentences for w in words(s) if w.lower() not in stop)
     return {w for w, _ in counts.most_common(10)} or {"\x00"}
-
-
-class SummaryCache(Protocol):
-    """Where summaries outlive a run (the state store), keyed by `content_hash`."""
-
-    def summary(self, content_hash: str) -> tuple[str, ...] | None: ...
-    def remember_summary(self, content_hash: str, sentences: Sequence[str]) -> None: ...
-
-
-async def cached_summary(
-    cache: SummaryCache,
-    paragraphs: Sequence[str],
-    language: str,
-    count: int,
-    *,
-    title: str,
-    algorithm: SummaryAlgorithm,
-    max_words: int,
-) -> tuple[str, ...]:
-    """The summary from `cache` when this exact text and these settings were summarised
-    before; otherwise computed in a worker thread and remembered (summarising is the
-    build's costliest step). The cache is used from the calling thread only."""
-    key = content_hash(
-        paragraphs, language, count, title=title, algorithm=algorithm, max_words=max_words
-    )
-    summary = cache.summary(key)
-    if summary is None:
-        summary = await asyncio.to_thread(
-            functools.partial(
-                summarise,
-                paragraphs,
-                language,
-                count,
-                title=title,
-                algorithm=algorithm,
-                max_words=max_words,
-            )
-        )
-        cache.remember_summary(key, summary)
-    return summary

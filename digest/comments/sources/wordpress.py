@@ -135,6 +135,8 @@ def _comment(
 
 def _threading(body: bytes) -> list[tuple[str, tuple[str | None, int | None]]]:
     """(entry id, (first in-reply-to ref, thr:total)) in document order, read from the XML."""
+    if THR[1:-1].encode() not in body:
+        return []  # no RFC 4685 threading (most RSS comment feeds): no second parse
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, recover=True, huge_tree=False, load_dtd=False
     )

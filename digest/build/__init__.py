@@ -2,7 +2,9 @@
 
 `digest build` and the scheduler both call `build`, so a scheduled issue is
 the same as one built by hand. The network is touched only while feeds and
-stories are gathered; the disk only by `publish` and the store's record.
+stories are gathered (`stories.py` makes one story; `prefetch.py` starts its
+requests as soon as its feed is parsed); the CPU-bound work runs in `workers`;
+the disk is touched only by `publish` and the store's record.
 
 Per-item isolation (digest/isolate.py) holds at every level: an entry that
 cannot be read costs that entry (parse_feed), a comment that cannot be read
@@ -16,30 +18,31 @@ left out, so nothing of a private address reaches the issue.
 from __future__ import annotations
 
 import asyncio
-import functools
+import importlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 
-from digest import comments, isolate
+from digest import isolate
+from digest.build.prefetch import Ahead, is_recent, newest_first
+from digest.build.stories import Network, network, story
+from digest.build.workers import Workers, processes_for
 from digest.collect.feeds import read_feed
-from digest.collect.fetcher import PAGE_ACCEPT, Fetcher
+from digest.collect.fetcher import Fetcher
 from digest.collect.policy import FoundIn
 from digest.config import Config, FeedSettings
-from digest.errors import DigestError, RefusedError
+from digest.errors import DigestError
 from digest.issues.files import read_issues
-from digest.issues.publish import archive_is_stale, publish, write_archive
-from digest.models import Article, CommentThread, Entry, Feed, FeedReport, FeedStatus, Issue, Story
+from digest.models import Entry, Feed, FeedReport, FeedStatus, Fetched, Issue, Story
 from digest.store import State
-from digest.text import extract, languages, summarise
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,12 +94,14 @@ def build(
     transport: httpx.AsyncBaseTransport | None = None,
     progress: Progress | None = None,
     local_images: Mapping[str, Path] | None = None,
+    workers: int | None = None,
 ) -> BuildResult:
     """Build the next issue into `output_dir/<issue_id>/` when there is something new.
 
     `strict` fails the build as soon as any feed failed, before any story is
     fetched. `local_images` maps image URLs to files copied beside the issue
-    (the offline demo).
+    (the offline demo). `workers` is the number of worker processes for parsing and
+    summarising (0: threads; None: chosen from the number of feeds).
     """
     started = time.monotonic()
     failed_feeds: list[str] = []
@@ -111,29 +116,52 @@ def build(
         every = (*failed_feeds, *warnings, *rendering)
         return BuildResult(outcome, feeds, every, seconds, **done)  # type: ignore[arg-type]
 
-    async def gather() -> tuple[tuple[FeedReport, ...], list[Story] | None]:
+    fresh_feeds: list[tuple[Fetched, str | None, list[Entry]]] = []
+    summaries: list[tuple[str, tuple[str, ...]]] = []
+
+    async def gather(pool: Workers) -> tuple[tuple[FeedReport, ...], list[Story] | None]:
+        # The renderer's modules (premailer, cssutils, mjml: ~0.3 s) load in a thread
+        # while the event loop waits on the network, instead of before or after it.
+        threading.Thread(target=_import, args=("digest.issues.publish",), daemon=True).start()
         async with Fetcher(config.fetch, transport=transport, base_dir=config.base_dir) as fetcher:
-            feeds = await _each(
-                config.feeds, lambda f: _collect(fetcher, store, f), progress, "feeds"
-            )
+            settings = {f.url: f for f in config.feeds}
+            found_in: dict[str, FoundIn] = {}
+            seen: set[str] = set()
+
+            def requests(entry: Entry) -> Network:
+                feed = settings[entry.feed_url]
+                return network(fetcher, pool, feed, entry, found_in[entry.feed_url], warnings)
+
+            ahead = Ahead(config, now, requests)
+
+            async def collect(feed: FeedSettings) -> Feed:
+                collected = await _collect(fetcher, store, pool, feed, fresh_feeds)
+                found_in[feed.url] = FoundIn(feed.url, collected.address)
+                # The SQLite connection stays on this (the event loop's) thread.
+                seen.update(store.seen(e.key for e in collected.entries))
+                ahead.offer(collected.entries, seen)
+                return collected
+
+            feeds = await _each(config.feeds, collect, progress, "feeds")
             reports = tuple(_report(f) for f in feeds)
             failed_feeds.extend(f"{r.url}: {r.error}" for r in reports if r.error)
             warnings.extend(w for f in feeds for w in f.warnings)
             failed = [r for r in reports if r.status is FeedStatus.ERROR]
             if len(failed) == len(reports) or (strict and failed):
+                ahead.cancel_all()
                 return reports, None
             entries = select(feeds, store, config, now)
-            settings = {f.url: f for f in config.feeds}
-            found_in = {f.url: FoundIn(f.url, f.address) for f in feeds}
+            ahead.keep_only(entries)
             made = await _each(
                 entries,
-                lambda e: _isolated_story(
-                    fetcher,
+                lambda e: story(
                     store,
+                    pool,
                     config,
                     settings[e.feed_url],
                     e,
-                    found_in[e.feed_url],
+                    ahead.take(e),
+                    summaries,
                     warnings,
                     now,
                 ),
@@ -142,7 +170,16 @@ def build(
             )
             return reports, [s for s in made if s is not None]
 
-    reports, stories = asyncio.run(gather())
+    try:
+        with Workers(processes_for(len(config.feeds)) if workers is None else workers) as pool:
+            reports, stories = asyncio.run(gather(pool))
+    finally:
+        # Every state write of the gathering in one transaction (one fsync, not hundreds),
+        # kept even when a story failed the build.
+        with store.transaction():
+            for fetched, title, entries in fresh_feeds:
+                store.remember_feed(fetched, title, entries)
+            store.remember_summaries(summaries)
     if stories is None:
         return result(Outcome.FEEDS_FAILED, reports)
     if not stories:
@@ -155,6 +192,8 @@ def build(
         feeds=reports,
         warnings=tuple(isolate.label(w) for w in warnings),
     )
+    from digest.issues.publish import publish, write_archive  # loaded while the network ran
+
     folder, rendered = publish(issue, config, output_dir, local_images, archive=False)
     # The size budget may have trimmed comments or stories: the report says so.
     rendering.extend(rendered.warnings)
@@ -174,6 +213,8 @@ def mend(store: State, config: Config, output_dir: Path) -> list[str]:
 
     Returns warnings for the report.
     """
+    from digest.issues.publish import archive_is_stale, write_archive
+
     mended = reconcile(store, output_dir)
     warnings = [f"issue {i}: written but its stories not recorded; now they are" for i in mended]
     try:
@@ -199,6 +240,13 @@ def reconcile(store: State, output_dir: Path) -> list[str]:
         store.record_issue(issue.id, ((s.key or s.url, s.title, s.url) for s in issue.stories))
         mended.append(issue.id)
     return mended
+
+
+def _import(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception:  # publish() imports it again and reports the failure there
+        logger.debug("could not preload %s", module, exc_info=True)
 
 
 def _report(feed: Feed) -> FeedReport:
@@ -229,23 +277,42 @@ async def _each(
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-async def _collect(fetcher: Fetcher, store: State, settings: FeedSettings) -> Feed:
-    """One feed, fetched conditionally and parsed; any failure is this feed's alone."""
+async def _collect(
+    fetcher: Fetcher,
+    store: State,
+    workers: Workers,
+    settings: FeedSettings,
+    fresh: list[tuple[Fetched, str | None, list[Entry]]],
+) -> Feed:
+    """One feed, fetched conditionally and parsed; any failure is this feed's alone.
+
+    A 304 reuses the entries parsed last time: stories left out of earlier issues
+    by max_stories are still candidates, and `seen` filters the rest. Newly parsed
+    feeds are appended to `fresh`, for the state file.
+    """
     url = settings.url
+    skipped: list[str] = []
     try:
         fetched = await fetcher.fetch(url, store.validators(url))
         status = FeedStatus.OK
+        parsed: tuple[str | None, list[Entry]] | None = None
         if fetched.not_modified:
-            # Reparse the last body: stories left out of earlier issues by
-            # max_stories are still candidates, and `seen` filters the rest.
             status = FeedStatus.NOT_MODIFIED
-            cached = store.cached_response(url)
-            if cached is None:
-                return Feed(url=url, status=status)
-            fetched = replace(cached, validators=fetched.validators, address=fetched.address)
-        title, entries, skipped = await asyncio.to_thread(read_feed, fetched)
-        if status is FeedStatus.OK:
-            store.remember_response(fetched)
+            parsed = store.parsed_feed(url)
+            if parsed is None:
+                cached = store.cached_response(url)  # kept by an older digest: parse it
+                if cached is not None:
+                    fetched = replace(
+                        cached, validators=fetched.validators, address=fetched.address
+                    )
+                else:  # nothing kept to reuse: ask for the whole feed again
+                    fetched = await fetcher.fetch(url)
+                    status = FeedStatus.OK
+        if parsed is None:
+            title, read, skipped = await workers.run(read_feed, fetched)
+            parsed = title, read
+            fresh.append((fetched, *parsed))
+        title, entries = parsed
     except DigestError as e:
         logger.warning("%s: %s", url, e)
         return Feed(url=url, status=FeedStatus.ERROR, error=str(e))
@@ -273,157 +340,6 @@ def select(feeds: Sequence[Feed], store: State, config: Config, now: datetime) -
         for entry in feed.entries:
             candidates.setdefault(entry.key, entry)
     seen = store.seen(candidates)
-    days = config.newsletter.lookback_days
-    try:
-        oldest = now - timedelta(days=days) if days else None
-    except OverflowError:  # a window reaching past year 1 holds everything
-        oldest = None
-    fresh = [
-        e
-        for key, e in candidates.items()
-        if key not in seen and (oldest is None or e.published is None or e.published >= oldest)
-    ]
-    # Undated entries go last: a feed that never dates its items should not
-    # crowd out the ones that do.
-    fresh.sort(key=lambda e: (e.published is not None, e.published or now), reverse=True)
+    fresh = [e for key, e in candidates.items() if key not in seen and is_recent(e, config, now)]
+    fresh.sort(key=lambda e: newest_first(e, now))
     return fresh[: config.newsletter.max_stories]
-
-
-async def _isolated_story(
-    fetcher: Fetcher,
-    store: State,
-    config: Config,
-    feed: FeedSettings,
-    entry: Entry,
-    found_in: FoundIn,
-    warnings: list[str],
-    now: datetime,
-) -> Story | None:
-    """`_story`, or None and one warning naming the entry when making it fails."""
-    try:
-        story = await _story(fetcher, store, config, feed, entry, found_in, warnings, now)
-    except RefusedError as e:
-        warnings.append(f"{entry.url}: story left out: {e}")
-        return None
-    except Exception as e:  # per-item isolation: one story's failure costs only that story
-        logger.debug("%s: story failed", entry.url, exc_info=True)
-        warnings.append(f"{entry.url}: story left out: {isolate.reason(e)}")
-        return None
-    # Whatever reaches the output is valid text: no lone surrogates left to crash an encoder.
-    return isolate.repaired(story)
-
-
-async def _story(
-    fetcher: Fetcher,
-    store: State,
-    config: Config,
-    feed: FeedSettings,
-    entry: Entry,
-    found_in: FoundIn,
-    warnings: list[str],
-    now: datetime,
-) -> Story:
-    article, (thread, refused) = await asyncio.gather(
-        _article(fetcher, feed, entry, found_in, warnings),
-        _comments(fetcher, feed, entry, found_in, warnings),
-    )
-    text = " ".join(article.paragraphs[:5])
-    summary = await summarise.cached_summary(
-        store,
-        article.paragraphs,
-        languages.choose(entry.language, text, config.newsletter.language),
-        feed.summary_sentences or config.summary.sentences,
-        title=entry.title,
-        algorithm=feed.summary_algorithm or config.summary.algorithm,
-        max_words=config.summary.max_words,
-    )
-    try:
-        chosen = await asyncio.to_thread(
-            functools.partial(
-                comments.pick_for_story,
-                thread,
-                config.comments,
-                article="\n\n".join((entry.title, *article.paragraphs)),
-                now=now,
-            )
-        )
-    except Exception as e:  # a thread the ranking cannot handle costs its comments only
-        warnings.append(f"{entry.url}: comments left out: {isolate.reason(e)}")
-        chosen = []
-    return Story(
-        title=entry.title,
-        url=entry.url,
-        source=entry.source,
-        author=entry.author,
-        published=entry.published,
-        image=article.image,
-        summary=summary,
-        comment_count=comments.announced_total(entry.comment_count, thread),
-        comments=tuple(chosen),
-        # A discussion link the policy refused is no place to send readers either.
-        comments_url=(None if refused else entry.comments_page) or entry.url or None,
-        key=entry.key,
-    )
-
-
-async def _article(
-    fetcher: Fetcher, feed: FeedSettings, entry: Entry, found_in: FoundIn, warnings: list[str]
-) -> Article:
-    if not extract.needs_page(entry, feed.full_text):
-        return extract.from_feed(entry)
-    try:
-        # URLs found inside feeds are strangers' words: never local files, and only
-        # where the fetch policy allows (RefusedError leaves the story out).
-        page = await fetcher.fetch(
-            entry.url, accept=PAGE_ACCEPT, allow_local=False, found_in=found_in
-        )
-    except RefusedError:
-        raise
-    except DigestError as e:
-        warnings.append(f"{entry.url}: article page: {e}")
-        return extract.from_feed(entry)
-    return await asyncio.to_thread(extract.from_page, entry, page)
-
-
-async def _comments(
-    fetcher: Fetcher, feed: FeedSettings, entry: Entry, found_in: FoundIn, warnings: list[str]
-) -> tuple[CommentThread, bool]:
-    """The story's comment thread, and whether the fetch policy refused it.
-
-    Any failure costs only these comments, and is reported.
-    """
-    where = comments.locate(entry, feed.comments, feed.comments_url)
-    if where is None:
-        return CommentThread(), False
-    # A `comments_url` pattern whose host the operator wrote is the operator's URL.
-    trusted = _operator_host(feed.comments_url, where.url)
-    try:
-        fetched = await fetcher.fetch(
-            where.url,
-            allow_local=False,
-            accept=where.source.accept,
-            found_in=None if trusted else found_in,
-        )
-        thread = await asyncio.to_thread(where.source.parse, fetched)
-    except RefusedError as e:
-        warnings.append(f"{where.url}: comments ({where.source.name}) left out: {e}")
-        return CommentThread(error=str(e)), True
-    except DigestError as e:
-        warnings.append(f"{where.url}: comments ({where.source.name}): {e}")
-        return CommentThread(error=str(e)), False
-    except Exception as e:  # a parser bug must still cost only this story's comments
-        logger.debug("%s: unexpected failure reading comments", where.url, exc_info=True)
-        reason = isolate.reason(e)
-        warnings.append(f"{where.url}: comments ({where.source.name}): unexpected error: {reason}")
-        return CommentThread(error=reason), False
-    warnings.extend(thread.warnings)
-    return thread, False
-
-
-def _operator_host(pattern: str, url: str) -> bool:
-    """True when `url` comes from a `comments_url` pattern whose host has no placeholder."""
-    try:
-        fixed, filled = urlsplit(pattern), urlsplit(url)
-    except ValueError:
-        return False
-    return bool(pattern) and "{" not in fixed.netloc and fixed.netloc == filled.netloc
