@@ -96,9 +96,10 @@ class Tally:
     defects: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
-    def flag(self, kind: str, where: str, sentence: str) -> None:
+    def flag(self, kind: str, where: str, sentence: str, context: str = "") -> None:
         self.defects[kind] += 1
-        self.examples[kind].append(f"{where}: {sentence[:150]}")
+        context = f"  ⟨after: …{context[-50:]}⟩" if context else ""
+        self.examples[kind].append(f"{where}: {sentence[:150]}{context}")
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,15 @@ def reference(markup: str) -> Reference:
         if kind and kind != inherited:
             kinds.append((start, length, kind))
         if tag == "br":
-            add(" ")
+            # <br><br>, or a <br> before a capital, ends a line; else it is a space.
+            nxt = node.getnext()
+            following = (node.tail or "").lstrip()
+            if not following and nxt is not None and nxt.tag != "br":
+                following = nxt.text_content().lstrip()
+            if (not following and nxt is not None and nxt.tag == "br") or following[:1].isupper():
+                boundary()
+            else:
+                add(" ")
         add(node.tail)
 
     try:
@@ -186,6 +195,9 @@ def starts_mid(sentence: str, ref: Reference, start: int) -> bool:
     if start in ref.boundaries or start == 0:
         return False
     before = ref.text[:start].rstrip()
+    lead = re.match(r"\W*", sentence).group().strip()  # an opening quote or bracket
+    if lead and before.endswith(lead):
+        before = before[: -len(lead)].rstrip()
     if not before or any(b >= len(before) for b in ref.boundaries if b <= start):
         return False
     last = before[-1]
@@ -254,7 +266,7 @@ def lint(path: Path, tally: Tally, summarised: Callable[..., list[tuple[Entry, t
                 tally.flag("unlocated", where, sentence)
                 continue
             if starts_mid(sentence, ref, span[0]):
-                tally.flag("mid-start", where, sentence)
+                tally.flag("mid-start", where, sentence, ref.text[: span[0]])
             if ends_cut(sentence, ref, span[1]):
                 tally.flag("cut-end", where, sentence)
             kind = ref.kind_at(*span)

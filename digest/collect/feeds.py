@@ -102,6 +102,7 @@ def _entry(raw: Any, fetched: Fetched, source: str, language: str | None) -> Ent
     link = safe_url(raw.get("link"), base)
     url = canonical_url(link) if link else None
     content_html = _content(raw)
+    summary_html = raw.get("summary", "") or ""
     title = inline_text(raw.get("title", ""))
     if not title:
         words = " ".join(html_to_paragraphs(content_html)).split()
@@ -126,6 +127,7 @@ def _entry(raw: Any, fetched: Fetched, source: str, language: str | None) -> Ent
         comment_count=comment_count,
         comments_page=safe_url(raw.get("comments"), base),
         is_excerpt=is_excerpt(content_html),
+        excerpt_html=summary_html if summary_html.strip() != content_html.strip() else "",
     )
 
 
