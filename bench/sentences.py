@@ -100,16 +100,17 @@ def _sentencex(text: str, language: str) -> list[str]:
 def _pysbd(text: str, language: str) -> list[str]:
     import pysbd
 
-    segmenter = _cached(("pysbd", language), lambda: pysbd.Segmenter(
-        language=language if language in _PYSBD else "en", clean=False
-    ))
-    return list(segmenter.segment(text))
+    segmenter = _cached(
+        ("pysbd", language),
+        lambda: pysbd.Segmenter(language=language if language in _PYSBD else "en", clean=False),
+    )
+    return [str(s) for s in segmenter.segment(text)]  # type: ignore[attr-defined]
 
 
 def _nupunkt(text: str, language: str) -> list[str]:
     import nupunkt
 
-    return list(nupunkt.sent_tokenize(text))
+    return [str(s) for s in nupunkt.sent_tokenize(text)]
 
 
 def _syntok(text: str, language: str) -> list[str]:
@@ -198,7 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 + f"  {winners}"
             )
     print(f"{'all':<12}{count:>6}" + "".join(f"{totals[n] / max(count, 1):>11.1%}" for n in names))
-    print(f"{'ms/case':<18}" + "".join(f"{1000 * seconds[n] / max(count, 1):>11.2f}" for n in names))
+    print(
+        f"{'ms/case':<18}" + "".join(f"{1000 * seconds[n] / max(count, 1):>11.2f}" for n in names)
+    )
     return 0
 
 

@@ -28,7 +28,7 @@ from digest.errors import DigestError
 from digest.issues.publish import publish
 from digest.models import Article, CommentThread, Entry, Feed, FeedReport, FeedStatus, Issue, Story
 from digest.store import State
-from digest.text import extract, languages, summarise
+from digest.text import boilerplate, extract, languages, opening, summarise
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -107,9 +107,20 @@ def build(
                 return reports, None
             entries = select(feeds, store, config, now)
             settings = {f.url: f for f in config.feeds}
+            # What most of a feed's items say is its boilerplate, not news.
+            repeated = {f.url: boilerplate.repeated(f.entries) for f in feeds}
             stories = await _each(
                 entries,
-                lambda e: _story(fetcher, store, config, settings[e.feed_url], e, warnings, now),
+                lambda e: _story(
+                    fetcher,
+                    store,
+                    config,
+                    settings[e.feed_url],
+                    e,
+                    warnings,
+                    now,
+                    repeated.get(e.feed_url, frozenset()),
+                ),
                 progress,
                 "stories",
             )
@@ -222,20 +233,26 @@ async def _story(
     entry: Entry,
     warnings: list[str],
     now: datetime,
+    repeated: frozenset[str] = frozenset(),
 ) -> Story:
     article, thread = await asyncio.gather(
         _article(fetcher, feed, entry, warnings), _comments(fetcher, feed, entry, warnings)
     )
+    article = boilerplate.without(article, repeated)
     text = " ".join(article.paragraphs[:5])
+    language = languages.choose(entry.language, text, config.newsletter.language)
+    count = feed.summary_sentences or config.summary.sentences
     summary = await summarise.cached_summary(
         store,
         article.paragraphs,
-        languages.choose(entry.language, text, config.newsletter.language),
-        feed.summary_sentences or config.summary.sentences,
+        language,
+        count,
         title=entry.title,
         algorithm=feed.summary_algorithm or config.summary.algorithm,
         max_words=config.summary.max_words,
     )
+    # Too little prose to choose from: the article's own opening, never nothing.
+    summary = opening.or_opening(summary, article, language, count, config.summary.max_words)
     chosen = await asyncio.to_thread(
         functools.partial(
             comments.pick_for_story,

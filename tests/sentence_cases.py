@@ -18,7 +18,8 @@ CASES: dict[str, list[Case]] = {
             "I've been upgrading the try! Swift app to Swift 3.0 for what feels like 3 days now. "
             "It is finally done.",
             [
-                "I've been upgrading the try! Swift app to Swift 3.0 for what feels like 3 days now.",
+                "I've been upgrading the try! Swift app to Swift 3.0 for what feels like "
+                "3 days now.",
                 "It is finally done.",
             ],
         ),
@@ -45,7 +46,10 @@ CASES: dict[str, list[Case]] = {
         ),
         (
             "Yahoo! Japan said revenue rose. The U.S. economy grew 3.2 per cent in the quarter.",
-            ["Yahoo! Japan said revenue rose.", "The U.S. economy grew 3.2 per cent in the quarter."],
+            [
+                "Yahoo! Japan said revenue rose.",
+                "The U.S. economy grew 3.2 per cent in the quarter.",
+            ],
         ),
         (
             "“We are not going anywhere,” he said. “The plant stays open.” Workers cheered.",
@@ -119,7 +123,10 @@ CASES: dict[str, list[Case]] = {
         ),
         (
             "Der Umsatz stieg auf 3,5 Mrd. Euro. Das Unternehmen sitzt in der Berliner Str. 5.",
-            ["Der Umsatz stieg auf 3,5 Mrd. Euro.", "Das Unternehmen sitzt in der Berliner Str. 5."],
+            [
+                "Der Umsatz stieg auf 3,5 Mrd. Euro.",
+                "Das Unternehmen sitzt in der Berliner Str. 5.",
+            ],
         ),
     ],
     "fr": [

@@ -19,7 +19,6 @@ import html
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 import lxml.etree
@@ -54,14 +53,16 @@ _EMBED_CLASS = re.compile(
     r"wp-block-embed|social-embed",
     re.I,
 )
-_CAPTION_CLASS = re.compile(r"(^|[\s_-])(wp-caption(-text)?|caption|credit|photo-credit)($|[\s_-])", re.I)
+_CAPTION_CLASS = re.compile(r"caption|credit", re.I)
 _ASIDE_CLASS = re.compile(
     r"(^|[\s_-])(share|sharing|social|related|newsletter|subscribe|signup|promo|"
     r"byline|author-bio|advert|ad-container|sponsor|footnotes?|jp-relatedposts|sharedaddy)"
     r"($|[\s_-])",
     re.I,
 )
-_CODE_CLASS = re.compile(r"(^|\s)(highlight|codehilite|code-?block|sourceCode|syntaxhighlighter|gist)(\s|$)", re.I)
+_CODE_CLASS = re.compile(
+    r"(^|\s)(highlight|codehilite|code-?block|sourceCode|syntaxhighlighter|gist)(\s|$)", re.I
+)
 _QUOTE_CLASS = re.compile(r"(^|\s)(quote|pullquote|bbcode-quote)(\s|$)", re.I)
 _BREAK = "\ue002"  # a <br> inside inline text, resolved once the line is known
 _END_PUNCTUATION = ".!?…。！？:;\"'”’»)"
@@ -81,7 +82,7 @@ _NOTICES = re.compile(
     r"(published|posted|appeared)|"
     # calls to action
     r"(subscribe|sign up|follow (us|me)|click here|tap here|download (the|our)|register now|"
-    r"join (us|our)|support (us|this)|become a (patron|member|subscriber)|don'?t forget to|"
+    r"support (us|this)|become a (patron|member|subscriber)|don'?t forget to|"
     r"check out (our|my)|like us on|share this|listen (now|on|to the)|watch (now|the video)|"
     r"abonnieren sie|folgen sie|melden sie sich|abonnez-vous|suivez-nous|inscrivez-vous|"
     r"suscríbete|síguenos|assine|siga-nos|inscreva-se)\b"
@@ -184,6 +185,10 @@ class _Reader:
 
     def opaque(self, node: lxml.html.HtmlElement, kind: Kind) -> None:
         """A block whose inside is not prose at any depth (code, a table)."""
+        raw = "".join(node.itertext())
+        if node.tag == "pre" and kind is Kind.CODE and _is_plain_prose(raw):
+            self.blocks.extend(_mail_blocks(raw))  # a plain-text post or e-mail kept in <pre>
+            return
         text = clean_text(" ".join(node.itertext()))
         if text:
             self.blocks.append(Block(Kind.CODE if node.tag == "pre" else kind, text))
@@ -206,9 +211,37 @@ class _Reader:
             kind = self.kind
             if kind is Kind.PARAGRAPH and code > 0.5:
                 kind = Kind.CODE
-            elif kind is Kind.PARAGRAPH and links > 0.8:
+            elif kind in {Kind.PARAGRAPH, Kind.LIST_ITEM} and links > 0.8:
                 kind = Kind.LINKS
             self.blocks.append(Block(kind, line))
+
+
+_CODE_LINE = re.compile(r"[{};]\s*$|^\s*[{}]|^\s{2,}\S|\s=\s|\w\(|^\s*(#|//|\$ |>>> |<\w)")
+
+
+def _is_plain_prose(raw: str) -> bool:
+    """Text in <pre> that is a letter, not a listing: few code-like lines, mostly letters."""
+    lines = [
+        line for line in raw.splitlines() if line.strip() and not line.lstrip().startswith(">")
+    ]
+    if not lines:
+        return False
+    code = sum(1 for line in lines if _CODE_LINE.search(line))
+    letters = sum(c.isalpha() or c.isspace() for c in raw) / max(len(raw), 1)
+    return code <= 0.15 * len(lines) and letters > 0.8
+
+
+def _mail_blocks(raw: str) -> Iterator[Block]:
+    """Paragraphs of plain text: blank lines end them; "> " lines are quotes."""
+    for chunk in re.split(r"\n\s*\n", raw):
+        lines = [line for line in chunk.splitlines() if line.strip()]
+        quoted = [line for line in lines if line.lstrip().startswith(">")]
+        own = [line for line in lines if not line.lstrip().startswith(">")]
+        if quoted:
+            yield Block(Kind.QUOTE, clean_text(" ".join(q.lstrip("> ") for q in quoted)))
+        if own:
+            text = clean_text(" ".join(own))
+            yield _retype(Block(Kind.PARAGRAPH, text))
 
 
 def _lines(raw: str) -> Iterator[str]:
@@ -244,7 +277,8 @@ def _kind_of(node: lxml.html.HtmlElement, tag: str, inherited: Kind | None) -> K
         return Kind.CODE
     if _EMBED_CLASS.search(names) or tag in {"iframe", "embed"}:
         return Kind.EMBED
-    if tag in {"figure", "figcaption"} or _CAPTION_CLASS.search(names):
+    # A <figure> may hold a whole slide's text: only its caption and credits are not prose.
+    if tag == "figcaption" or _CAPTION_CLASS.search(names):
         return Kind.FIGURE
     if tag == "table":
         return Kind.TABLE
@@ -273,7 +307,10 @@ def _retype(block: Block) -> Block:
     return block
 
 
-_CODE_SIGNS = re.compile(r"[{};]\s*$|^\s*[}{]|\w+\([^)]*\)\s*[{;]|\b(def|func|fn|var|let|const)\s+\w+\s*[=(:]|^\s*(//|#!|\$ )")
+_CODE_SIGNS = re.compile(
+    r"[{};]\s*$|^\s*[}{]|\w+\([^)]*\)\s*[{;]|\b(def|func|fn|var|let|const)\s+\w+\s*[=(:]|"
+    r"^\s*(//|#!|\$ )"
+)
 
 
 def _looks_like_code(text: str) -> bool:

@@ -44,7 +44,7 @@ def split(text: str) -> list[str]:
             depth += 1
         elif c in _CLOSERS:
             depth = max(depth - 1, 0)
-        elif c in _TERMINATORS and depth == 0 or c in "。！？" and depth > 0:
+        elif (c in _TERMINATORS and depth == 0) or (c in "。！？" and depth > 0):
             j = i + 1
             while j < n and text[j] in _TERMINATORS:
                 j += 1

@@ -62,6 +62,11 @@ def is_standalone(sentence: str) -> bool:
     """Whether a sentence can appear in a summary without its article around it."""
     if not MIN_WORDS <= len(words(sentence)) <= MAX_WORDS:
         return False
+    return is_clean(sentence)
+
+
+def is_clean(sentence: str) -> bool:
+    """No code, URL, credit, notice or call to action in it (whatever its length)."""
     if _CODE.search(sentence) or is_notice(sentence):
         return False
     return not any(pattern.search(sentence) for pattern in _JUNK)

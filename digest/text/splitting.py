@@ -75,7 +75,8 @@ def split_sentences(text: str, language: str = "en") -> tuple[str, ...]:
     if code in OWN_CJK or (cjk.has_cjk(text) and not _latin_heavy(text)):
         return tuple(s for s in (clean_text(p) for p in cjk.split(text)) if s)
     base = _base(code, len(text))
-    masked = _mask(text, code, known=base is _pysbd)
+    # pysbd's English list is complete; its other lists miss titles such as "Dhr.".
+    masked = _mask(text, code, known=base is _pysbd and code == "en")
     parts = _join_names(base(masked, code), code)
     sentences = []
     for part in parts:
