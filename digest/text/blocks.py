@@ -73,6 +73,7 @@ _NOTICES = re.compile(
     r"^\W*(("
     # bylines and datelines
     r"(posted|written|reported|words|text|story|photos?|interview) by\b|by [\w.'’ -]{2,60}$|"
+    r"(?-i:[Bb]y [A-Z][\w.'’-]+( [A-Z][\w.'’-]+){1,3}\s*(,|\(|and\b|&|on behalf\b))|"
     r"von [\w.'’ -]{2,60}$|par [\w.'’ -]{2,60}$|por [\w.'’ -]{2,60}$|"
     # update and editor's notes, corrections
     r"(\[|\()?(update[sd]?|editor'?s?’?s? note|note from the editor|correction|clarification|"
@@ -93,6 +94,7 @@ _NOTICE_ANYWHERE = re.compile(
     r"\b(originally (appeared|published|posted) (on|in|at)|appeared first on|"
     r"(this|the) (post|article|story) is (part|the \w+ (part|installment|instalment)) of|"
     r"part (\d+|one|two|three|four|five) of (a|an|our|the|this|my) |"
+    r"(article|post|part|instal?lment|episode) (in|of) (our|a|this|the) ([\w-]+ ){0,3}series|"
     r"(feed|blog|site) (has|have) moved|update your (feed|rss|bookmarks?)|"
     r"(erschien|erschienen) zuerst|publié initialement|publicado originalmente|"
     r"continue reading|read (the )?(rest|more|full (story|article|post))|"

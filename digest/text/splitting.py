@@ -134,10 +134,15 @@ def _mask(text: str, language: str, *, known: bool) -> str:
     text = _DATELINE.sub(lambda m: m.group(1) + _MASK, text)
     if language in _ORDINAL_LANGUAGES:
         stop = stop_words(language)
-        text = _ORDINAL.sub(
-            lambda m: m.group(1) + (_MASK if m.group(2).casefold() not in stop else "."), text
-        )
+        text = _ORDINAL.sub(lambda m: m.group(1) + _ordinal_end(m.group(2), stop), text)
     return _LOWER_NEXT.sub(_MASK, text)
+
+
+def _ordinal_end(following: str, stop: frozenset[str]) -> str:
+    """ "20. Jahrhunderts", "3. bis": an ordinal; "20. Das ist…": a number ending a sentence."""
+    if following[:1].isupper() and following.casefold() in stop:
+        return "." + _BREAK
+    return _MASK
 
 
 def _join_names(parts: list[str], language: str) -> list[str]:
