@@ -128,6 +128,14 @@ def test_repeated_sentences_are_the_feeds_boilerplate() -> None:
     assert article.paragraphs == (bodies[0],)
 
 
+def test_an_article_that_is_all_boilerplate_is_kept_whole() -> None:
+    entries = [_entry(f"<p>{SERIES}</p>", title=f"t{i}") for i in range(4)]
+    learnt = boilerplate.repeated(entries)
+    assert boilerplate.key(SERIES) in learnt
+    article = extract.from_feed(entries[0])
+    assert boilerplate.without(article, learnt) == article
+
+
 def test_a_sentence_in_a_minority_of_items_is_kept() -> None:
     entries = [
         _entry(f"<p>{SERIES if i < 2 else ''} Story number {i} is about a different thing.</p>",

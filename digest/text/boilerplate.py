@@ -58,6 +58,8 @@ def without(article: Article, boilerplate: frozenset[str]) -> Article:
     standfirst = _strip(article.standfirst, boilerplate)
     if paragraphs == article.paragraphs and standfirst == article.standfirst:
         return article
+    if not paragraphs and not standfirst:
+        return article  # all of it repeats (a feed sending one text for every item): keep it
     return replace(article, paragraphs=paragraphs, standfirst=standfirst)
 
 
