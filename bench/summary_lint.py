@@ -66,14 +66,14 @@ _ABBREVIATION = re.compile(
 _JUNK = {
     "code": re.compile(
         r"(\w+\(\)|[{};]\s*$|^\s*[}{]|::|->|=>|\b(def|var|let|func|require|import|#include|"
-        r"extension|return)\b.*[=({]|==|!=|\w+\.\w+\(|</?\w+>|\bgem install\b|\$ \w+)"
+        r"extension|return)\s+[\w.:']+\s*[=({:]|==|!=|\w+\.\w+\(|</?\w+>|\bgem install\b|"
+        r"(^|\s)\$ \w+)"
     ),
     "url": re.compile(r"(https?://|www\.\w|\b\w+\.(com|org|net|io)/)", re.I),
     "handle": re.compile(r"(^|\s)[@#][A-Za-z_]\w+|\(@\w+\)"),
     "credit": re.compile(
-        r"(\b(photo|image|picture|illustration|video|credit|courtesy|screenshot)s?\b.{0,40}"
-        r"\b(by|via|from|credit|courtesy|getty|shutterstock|reuters|ap)\b|getty images|"
-        r"shutterstock|^(photo|image|source|via|credit)s?:)",
+        r"(^(photo|image|picture|illustration|video|screenshot)s?\s*(by|courtesy|credit|:)|"
+        r"getty images|shutterstock|\b(ap|afp) photo\b|^(photo|image|source|via|credit)s?:)",
         re.I,
     ),
     "notice": re.compile(

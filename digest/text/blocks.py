@@ -64,6 +64,11 @@ _CODE_CLASS = re.compile(
     r"(^|\s)(highlight|codehilite|code-?block|sourceCode|syntaxhighlighter|gist)(\s|$)", re.I
 )
 _QUOTE_CLASS = re.compile(r"(^|\s)(quote|pullquote|bbcode-quote)(\s|$)", re.I)
+_SOCIAL_LINK = re.compile(
+    r"^https?://([\w-]+\.)?(twitter\.com|x\.com|t\.co|instagram\.com|facebook\.com|"
+    r"tiktok\.com|threads\.net|bsky\.app)/",
+    re.I,
+)
 _BREAK = "\ue002"  # a <br> inside inline text, resolved once the line is known
 _END_PUNCTUATION = ".!?…。！？:;\"'”’»)"
 
@@ -146,6 +151,7 @@ class _Reader:
         self.kind: Kind = Kind.PARAGRAPH
         self.link_chars = 0
         self.code_chars = 0
+        self.social_links = 0
 
     def walk(self, node: lxml.html.HtmlElement, inherited: Kind | None) -> None:
         tag = node.tag.lower() if isinstance(node.tag, str) else ""
@@ -181,6 +187,7 @@ class _Reader:
         inside = self.length() - before
         if tag == "a":
             self.link_chars += inside
+            self.social_links += bool(_SOCIAL_LINK.search(node.get("href") or ""))
         elif tag in {"code", "kbd", "samp", "tt", "var"}:
             self.code_chars += inside
         self.text(node.tail)
@@ -208,13 +215,16 @@ class _Reader:
         raw = "".join(self.parts)
         total = max(len(clean_text(raw.replace(_BREAK, " "))), 1)
         links, code = self.link_chars / total, self.code_chars / total
-        self.parts, self.link_chars, self.code_chars = [], 0, 0
+        social = self.social_links
+        self.parts, self.link_chars, self.code_chars, self.social_links = [], 0, 0, 0
         for line in _lines(raw):
             kind = self.kind
             if kind is Kind.PARAGRAPH and code > 0.5:
                 kind = Kind.CODE
             elif kind in {Kind.PARAGRAPH, Kind.LIST_ITEM} and links > 0.8:
                 kind = Kind.LINKS
+            elif kind is Kind.PARAGRAPH and social >= 2:
+                kind = Kind.EMBED  # a post pasted without its embed markup: handles, t.co links
             self.blocks.append(Block(kind, line))
 
 

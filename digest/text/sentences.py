@@ -45,6 +45,8 @@ _JUNK = [
         r":\s*$",
         r"^(advertisement|sponsored|related|see also|anzeige|publicité|publicidad)\b",
         r"(https?://|www\.)\S+",
+        r"\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(com|org|net|io|co|ly|me)/\S+",  # pic.twitter.com/x
+        r"(^|\s)#\w+\W*$|@\w+.*@\w+",  # a post's closing hashtag; handles talking to handles
         r"(©|\ball rights reserved\b|\bcopyright\b)",
     )
 ]
