@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import re
 import subprocess
@@ -141,6 +142,16 @@ SPLITTERS: dict[str, Splitter] = {
 }
 
 
+def _long_paragraphs(limit: int = 20) -> list[str]:
+    """News articles as one paragraph each (CNN/DailyMail in the corpus), for speed."""
+    default = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    path = Path(os.environ.get("DIGEST_CORPUS", default)) / "summaries" / "h4-news.jsonl"
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:limit]]
+    return [" ".join(str(r["text"]).split()) for r in rows]
+
+
 def _norm(sentences: Sequence[str]) -> list[str]:
     normal = (unicodedata.normalize("NFC", re.sub(r"\s+", " ", s)).strip() for s in sentences)
     return [s for s in normal if s]
@@ -202,6 +213,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{'ms/case':<18}" + "".join(f"{1000 * seconds[n] / max(count, 1):>11.2f}" for n in names)
     )
+    long = _long_paragraphs()
+    if long:
+        timing = []
+        for name in names:
+            started = time.perf_counter()
+            for text in long:
+                SPLITTERS[name](text, "en")
+            timing.append(1000 * (time.perf_counter() - started) / len(long))
+        label = f"ms/{sum(map(len, long)) / len(long):,.0f} ch"
+        print(f"{label:<18}" + "".join(f"{t:>11.1f}" for t in timing))
     return 0
 
 

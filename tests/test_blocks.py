@@ -71,6 +71,9 @@ K = BlockKind
          "> Old text quoted here.\n</pre>",
          [(K.PARAGRAPH, "I split the module into a package. It is easier to read now."),
           (K.QUOTE, "Old text quoted here.")]),
+        ("<p>Dependencies are a first-class concept,<a class=footnote href='#n1'><sup>1</sup></a>\n"
+         "and also in Go.<sup>[2]</sup></p>",
+         [(K.PARAGRAPH, "Dependencies are a first-class concept, and also in Go.")]),
         ("", []),
         ("<p> </p>", []),
     ],

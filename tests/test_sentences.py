@@ -41,6 +41,8 @@ def test_labelled_paragraphs_split_as_an_editor_reads_them(
          ["We played Pitfall!, Pong and more.", "It was fun."]),
         ("en", "Then let's get into the news... is Valve in trouble?",
          ["Then let's get into the news... is Valve in trouble?"]),
+        ("en", "Many features still haven't shipped yet. iOS 11.1 mostly fixed bugs.",
+         ["Many features still haven't shipped yet.", "iOS 11.1 mostly fixed bugs."]),
         ("sk", "Ide o príslušníkov XII. Pluku špeciálneho určenia.",
          ["Ide o príslušníkov XII. Pluku špeciálneho určenia."]),
         ("tlh", "An unknown language. It splits.", ["An unknown language.", "It splits."]),

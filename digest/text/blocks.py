@@ -161,7 +161,12 @@ class _Reader:
         if tag in _DROP:
             self.text(node.tail)
             return
+        if _is_note_mark(node, tag):
+            self.text(node.tail)  # a footnote mark ("¹", "[2]") is no part of the sentence
+            return
         kind = _kind_of(node, tag, inherited)
+        if tag not in _BLOCK_TAGS and kind in {Kind.ASIDE, Kind.QUOTE}:
+            kind = inherited  # a class on an inline element does not cut the sentence
         if tag == "br":
             self.parts.append(_BREAK)
             self.text(node.tail)
@@ -279,6 +284,17 @@ def _lines(raw: str) -> Iterator[str]:
 def _continues(line: str, following: str) -> bool:
     """A single <br> inside a sentence: the line has no end and the next one starts lower-case."""
     return line[-1] not in _END_PUNCTUATION and following[:1].islower()
+
+
+_NOTE_MARK = re.compile(r"^\W{0,2}\d{1,3}\W{0,2}$")
+
+
+def _is_note_mark(node: lxml.html.HtmlElement, tag: str) -> bool:
+    if tag not in {"sup", "a"}:
+        return False
+    if tag == "a" and "footnote" not in (node.get("class") or "").lower():
+        return False
+    return bool(_NOTE_MARK.match(node.text_content().strip()))
 
 
 def _kind_of(node: lxml.html.HtmlElement, tag: str, inherited: Kind | None) -> Kind | None:
