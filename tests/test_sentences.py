@@ -77,6 +77,24 @@ def test_cjk_words_are_segmented(sentence: str, count: int) -> None:
 
 
 @pytest.mark.parametrize(
+    ("language", "paragraphs"),
+    [
+        ("zh", ["国际货币基金组织警告说，尽管各国政府采取措施刺激经济，但全球经济恢复速度正在减弱。"
+                "该组织下调了今年的增长预测。", "专家认为，欧元区的债务危机仍是最大的风险。"]),
+        ("ja", ["政府は新しい経済対策を発表した。実施は来年４月からとなる見通しだ。",
+                "専門家は、物価の上昇が続く可能性があると指摘している。"]),
+        (None, ["美国白宫称，将提名驻阿富汗美军司令官约翰‧艾伦为北约最高司令官。"]),
+    ],
+)  # fmt: skip
+def test_chinese_and_japanese_summaries_are_not_empty(
+    language: str | None, paragraphs: list[str]
+) -> None:
+    summary = summarise(paragraphs, language, 3, max_words=75)
+    assert summary
+    assert all(s in "".join(paragraphs) for s in summary)
+
+
+@pytest.mark.parametrize(
     ("sentence", "clean"),
     [
         ("The council approved the new budget on Monday evening.", True),
