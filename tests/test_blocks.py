@@ -106,6 +106,13 @@ def test_arbitrary_text_never_raises(text: str) -> None:
     html_to_blocks(text)
 
 
+def test_hostile_nesting_and_size_are_read_without_failing() -> None:
+    deep = "<div>" * 5000 + "<p>Deep text here.</p>" + "</div>" * 5000
+    assert any("Deep text here." in b.text for b in html_to_blocks(deep))
+    wide = "<p>" + "<a href='x'>link</a>" * 20000 + "</p>"  # linear, not quadratic
+    assert html_to_blocks(wide)[0].kind is K.LINKS
+
+
 def _entry(content: str, *, excerpt: str = "", title: str = "A story") -> Entry:
     return Entry(
         key=title, title=title, url="https://example.com/" + title, source="Example",

@@ -124,9 +124,22 @@ def _parse(markup: str) -> tuple[Block, ...]:
         logger.info("unreadable HTML (%s): reading it as plain paragraphs", e)
         return tuple(Block(Kind.PARAGRAPH, p) for p in html_to_paragraphs(markup))
     reader = _Reader()
-    reader.walk(root, None)
+    try:
+        reader.walk(root, None)
+    except RecursionError:  # nesting deeper than any article: read it flat
+        logger.info("HTML nested too deep: reading it as plain paragraphs")
+        return tuple(Block(Kind.PARAGRAPH, p) for p in html_to_paragraphs(markup))
     reader.flush()
+    if reader.deepest >= _DEEPEST:
+        # libxml2 drops what is nested deeper than this, silently: lose nothing.
+        flat = html_to_paragraphs(markup)
+        if sum(map(len, flat)) > 1.1 * sum(len(b.text) for b in reader.blocks):
+            logger.info("HTML nested too deep: reading it as plain paragraphs")
+            return tuple(Block(Kind.PARAGRAPH, p) for p in flat)
     return tuple(_retype(b) for b in reader.blocks)
+
+
+_DEEPEST = 250  # libxml2's HTML parser keeps 255 levels
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -152,8 +165,19 @@ class _Reader:
         self.link_chars = 0
         self.code_chars = 0
         self.social_links = 0
+        self.size = 0  # characters in `parts`, kept as they come (no re-summing)
+        self.depth = 0
+        self.deepest = 0
 
     def walk(self, node: lxml.html.HtmlElement, inherited: Kind | None) -> None:
+        self.depth += 1
+        self.deepest = max(self.deepest, self.depth)
+        try:
+            self._walk(node, inherited)
+        finally:
+            self.depth -= 1
+
+    def _walk(self, node: lxml.html.HtmlElement, inherited: Kind | None) -> None:
         tag = node.tag.lower() if isinstance(node.tag, str) else ""
         if not tag:  # a comment or processing instruction: only its tail is text
             self.text(node.tail)
@@ -210,9 +234,10 @@ class _Reader:
     def text(self, value: str | None) -> None:
         if value:
             self.parts.append(value)
+            self.size += len(value)
 
     def length(self) -> int:
-        return sum(len(p) for p in self.parts)
+        return self.size
 
     def flush(self) -> None:
         if not self.parts:
@@ -222,6 +247,7 @@ class _Reader:
         links, code = self.link_chars / total, self.code_chars / total
         social = self.social_links
         self.parts, self.link_chars, self.code_chars, self.social_links = [], 0, 0, 0
+        self.size = 0
         for line in _lines(raw):
             kind = self.kind
             if kind is Kind.PARAGRAPH and code > 0.5:
