@@ -59,6 +59,7 @@ K = BlockKind
         ("<p>This post originally appeared on the company blog.</p>",
          [(K.NOTICE, "This post originally appeared on the company blog.")]),
         ("<p>By Jane Doe</p>", [(K.NOTICE, "By Jane Doe")]),
+        ("<p>Order right now or you'll miss it!</p>", [(K.NOTICE, "Order right now or you'll miss it!")]),
         ("<p>Subscribe to our newsletter for more.</p>",
          [(K.NOTICE, "Subscribe to our newsletter for more.")]),
         ("<p>Folgen Sie uns auf Mastodon.</p>", [(K.NOTICE, "Folgen Sie uns auf Mastodon.")]),
@@ -98,6 +99,20 @@ def test_arbitrary_html_never_raises(markup: str) -> None:
     for block in html_to_blocks(markup):
         assert block.text == block.text.strip()
         assert block.text
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("<>/\"'=&;#!.?-[]pbrdivlcodeqtfigurable x\n中。")),
+        max_size=300,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_arbitrary_html_always_makes_an_article_and_an_opening(markup: str) -> None:
+    article = extract.from_feed(_entry(markup, excerpt=markup[::-1]))
+    summary = opening.or_opening((), article, "en", 3, 20)
+    assert len(summary) <= 3
+    assert all(s and s == s.strip() for s in summary)
 
 
 @given(st.text(max_size=200))

@@ -90,6 +90,8 @@ _NOTICES = re.compile(
     r"(subscribe|sign up|follow (us|me)|click here|tap here|download (the|our)|register now|"
     r"support (us|this)|become a (patron|member|subscriber)|don'?t forget to|"
     r"check out (our|my)|like us on|share this|listen (now|on|to the)|watch (now|the video)|"
+    r"(pre-?)?order (it |yours |one )?(now|today|right now|here)|buy (it |yours |one )?(now|here)|"
+    r"shop (now|the sale)|get yours|use (the |our )?(code|coupon)|"
     r"abonnieren sie|folgen sie|melden sie sich|abonnez-vous|suivez-nous|inscrivez-vous|"
     r"suscríbete|síguenos|assine|siga-nos|inscreva-se)\b"
     r"))",
