@@ -44,7 +44,7 @@ from digest.text.sentences import split_sentences as split_sentences
 logger = logging.getLogger(__name__)
 
 ALGORITHMS: tuple[str, ...] = get_args(SummaryAlgorithm)
-VERSION = "auto-v2"
+VERSION = "auto-v3"
 """Part of the cache key: change it when any selection rule changes."""
 
 _SUMY: dict[str, type[AbstractSummarizer]] = {
