@@ -61,6 +61,7 @@ class Entry:
     comment_count: int | None = None  # slash:comments / thr:total
     comments_page: str | None = None  # where readers join the conversation
     is_excerpt: bool = False
+    excerpt_html: str = ""  # the feed's own summary when the content is richer (a standfirst)
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,39 @@ class Feed:
     warnings: tuple[str, ...] = ()  # one line per entry left out because it was unreadable
 
 
+class BlockKind(StrEnum):
+    """What a block of an article is; only paragraphs are prose a summary may quote."""
+
+    PARAGRAPH = "paragraph"
+    HEADING = "heading"
+    LIST_ITEM = "list_item"
+    QUOTE = "quote"
+    CODE = "code"
+    FIGURE = "figure"  # a caption or credit
+    TABLE = "table"
+    EMBED = "embed"  # a tweet, a social post, an iframe's fallback text
+    LINKS = "links"  # a line that is mostly links
+    NOTICE = "notice"  # byline, update / editor's note, series or feed notice, call to action
+    ASIDE = "aside"  # navigation, header, footer, sidebar, share and related boxes
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of an article's text, plain text with its kind."""
+
+    kind: BlockKind
+    text: str
+
+
 @dataclass(frozen=True)
 class Article:
-    """An entry with its readable text: paragraphs of plain text."""
+    """An entry with its readable text: prose paragraphs of plain text, and every block."""
 
     entry: Entry
-    paragraphs: tuple[str, ...]
+    paragraphs: tuple[str, ...]  # the prose blocks: where summary sentences come from
     image: str | None = None
+    blocks: tuple[Block, ...] = ()  # the whole text, typed (headings, lists, quotes, code…)
+    standfirst: str = ""  # the publisher's own excerpt, plain text, when it has one
 
 
 @dataclass(frozen=True)

@@ -284,8 +284,11 @@ def test_hostile_html_never_reaches_the_email(
     # An RSS title is plain text: its markup, escaped once in the feed, is shown as text.
     title = "&lt;script&gt;alert('title')&lt;/script&gt;Hostile headline"
     assert title in html and record["stories"][0]["title"] == HOSTILE[0]
+    # So is a commenter's name: shown as written, escaped, never markup.
+    author = "&lt;b onmouseover=alert(4)&gt;Evil&lt;/b&gt;"
+    shown = html.replace(title, "").replace(author, "")
     for needle in ("alert(", "evil.example", "javascript:", "<script", "onerror", "onclick"):
-        assert needle not in html.replace(title, "")
+        assert needle not in shown
     assert "{{ 7*7 }}" in html and "{{ 7*7 }}" in text
     assert "<" not in json.dumps(record["stories"][0]["summary"])
 

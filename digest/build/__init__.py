@@ -43,6 +43,7 @@ from digest.errors import DigestError
 from digest.issues.files import read_issues
 from digest.models import Entry, Feed, FeedReport, FeedStatus, Fetched, Issue, Story
 from digest.store import State
+from digest.text import boilerplate
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -152,6 +153,8 @@ def build(
                 return reports, None
             entries = select(feeds, store, config, now)
             ahead.keep_only(entries)
+            # What most of a feed's items say is its boilerplate, not news.
+            repeated = {f.url: boilerplate.repeated(f.entries) for f in feeds}
             made = await _each(
                 entries,
                 lambda e: story(
@@ -161,6 +164,7 @@ def build(
                     settings[e.feed_url],
                     e,
                     ahead.take(e),
+                    repeated.get(e.feed_url, frozenset()),
                     summaries,
                     warnings,
                     now,

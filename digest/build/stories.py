@@ -23,7 +23,7 @@ from digest.config import CommentSettings, Config, FeedSettings
 from digest.errors import DigestError, RefusedError
 from digest.models import Article, Comment, CommentThread, Entry, Story
 from digest.store import State
-from digest.text import extract, languages, summarise
+from digest.text import boilerplate, extract, languages, opening, summarise
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +37,19 @@ async def story(
     feed: FeedSettings,
     entry: Entry,
     requests: Network,
+    repeated: frozenset[str],
     summaries: list[tuple[str, tuple[str, ...]]],
     warnings: list[str],
     now: datetime,
 ) -> Story | None:
-    """The story of `entry`, or None and one warning naming the entry when making it fails."""
+    """The story of `entry`, or None and one warning naming the entry when making it fails.
+
+    `repeated` is the feed's boilerplate (`text.boilerplate`), left out of the summary.
+    """
     try:
-        made = await _story(store, workers, config, feed, entry, requests, summaries, warnings, now)
+        made = await _story(
+            store, workers, config, feed, entry, requests, repeated, summaries, warnings, now
+        )
     except RefusedError as e:
         warnings.append(f"{entry.url}: story left out: {e}")
         return None
@@ -62,11 +68,13 @@ async def _story(
     feed: FeedSettings,
     entry: Entry,
     requests: Network,
+    repeated: frozenset[str],
     summaries: list[tuple[str, tuple[str, ...]]],
     warnings: list[str],
     now: datetime,
 ) -> Story:
     article, thread = await requests
+    article = boilerplate.without(article, repeated)
     text = " ".join(article.paragraphs[:5])[: summarise.MAX_CHARS]
     language = languages.choose(entry.language, text, config.newsletter.language)
     count = feed.summary_sentences or config.summary.sentences
@@ -109,6 +117,8 @@ async def _story(
             warnings.append(f"{entry.url}: comments left out: {failure}")
         if summary_request is not None:
             summaries.append((key, summary))
+    # Too little prose to choose from: the article's own opening, never nothing.
+    summary = opening.or_opening(summary, article, language, count, max_words)
     return Story(
         title=entry.title,
         url=entry.url,

@@ -187,6 +187,7 @@ def _entry(
         raise FeedError("its link is no valid http(s) URL")
     url = canonical_url(link) if link else None
     content_html = _content(raw)
+    summary_html = raw.get("summary", "") or ""
     title = text_field(parsed, raw, "title")
     if not title:
         words = " ".join(html_to_paragraphs(content_html)).split()
@@ -211,6 +212,7 @@ def _entry(
         comment_count=comment_count,
         comments_page=safe_url(raw.get("comments"), base),
         is_excerpt=is_excerpt(content_html),
+        excerpt_html=summary_html if summary_html.strip() != content_html.strip() else "",
     )
 
 

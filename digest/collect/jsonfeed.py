@@ -38,6 +38,8 @@ def parse_json_feed(body: bytes) -> Any:
 
 def _entry(item: dict[str, Any]) -> FeedParserDict:
     authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+    if not isinstance(authors, list):  # a stranger's JSON: anything may stand here
+        authors = []
     name = next((_str(a.get("name")) for a in authors if isinstance(a, dict)), "")
     # content_text is plain text: escaped once here, so it is unescaped exactly once later.
     text = html.escape(_str(item.get("content_text"))).replace("\n", "<br>")

@@ -2,7 +2,10 @@
 
 Feeds that carry the whole article give it in `content:encoded`; feeds that
 carry only an excerpt send us to the article page, where trafilatura finds
-the text among the navigation, sidebars and cookie banners.
+the text among the navigation, sidebars and cookie banners. Either way the
+HTML becomes typed blocks (`digest.text.blocks`) and the article's
+`paragraphs` are its prose blocks only; the feed's own summary, when it is
+not the content itself, is kept as the standfirst.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import re
 from typing import Any
 
 from digest.config import FullText
-from digest.models import Article, Entry, Fetched
-from digest.text.sanitise import clean_text, html_to_paragraphs, safe_url
+from digest.models import Article, Block, BlockKind, Entry, Fetched
+from digest.text.blocks import html_to_blocks, prose
+from digest.text.sanitise import safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +34,31 @@ def needs_page(entry: Entry, mode: FullText) -> bool:
 
 def from_feed(entry: Entry) -> Article:
     """The article as the feed carries it (full content, or the excerpt)."""
-    paragraphs = html_to_paragraphs(entry.content_html)
-    if paragraphs:
-        last = _TRAILING_ELLIPSIS.sub("", paragraphs[-1]).strip()
-        paragraphs = [*paragraphs[:-1], last] if last else paragraphs[:-1]
-    return Article(entry=entry, paragraphs=tuple(paragraphs), image=entry.image)
+    blocks = _trimmed(html_to_blocks(entry.content_html))
+    return Article(
+        entry=entry,
+        paragraphs=prose(blocks),
+        image=entry.image,
+        blocks=blocks,
+        standfirst=standfirst(entry),
+    )
+
+
+def standfirst(entry: Entry) -> str:
+    """The feed's summary as plain text when it is not the content itself; else ""."""
+    blocks = _trimmed(html_to_blocks(entry.excerpt_html))
+    usable = [b.text for b in blocks if b.kind in {BlockKind.PARAGRAPH, BlockKind.QUOTE}]
+    return " ".join(usable[:2])
+
+
+def _trimmed(blocks: tuple[Block, ...]) -> tuple[Block, ...]:
+    """Without the "[…]" that ends a feed excerpt."""
+    if not blocks:
+        return blocks
+    last = _TRAILING_ELLIPSIS.sub("", blocks[-1].text).strip()
+    if last == blocks[-1].text:
+        return blocks
+    return (*blocks[:-1], Block(blocks[-1].kind, last)) if last else blocks[:-1]
 
 
 _IMAGE_META = (
@@ -73,22 +97,54 @@ def from_page(entry: Entry, page: Fetched) -> Article:
             return fallback
         # Read before extracting: trafilatura prunes the tree it is given.
         image = entry.image or safe_url(page_image(tree), page.final_url)
-        text = trafilatura.extract(
+        description = page_description(tree)
+        markup = trafilatura.extract(
             tree,
             url=page.final_url,
             include_comments=False,
-            include_tables=False,
+            include_tables=True,
+            include_formatting=True,
             favor_precision=True,
-            output_format="txt",
+            output_format="html",
         )
     except Exception as e:  # trafilatura raises a zoo of lxml/parser errors on junk
         logger.warning("%s: could not extract the article text: %s", entry.url, e)
         return fallback
-    paragraphs = [p for p in (clean_text(line) for line in (text or "").splitlines()) if p]
-    # Extractors often keep the page's headline as the first line.
-    if paragraphs and paragraphs[0].casefold() == entry.title.casefold():
-        paragraphs = paragraphs[1:]
+    blocks = html_to_blocks(markup or "")
+    # Extractors often keep the page's headline as the first block.
+    if blocks and blocks[0].text.casefold() == entry.title.casefold():
+        blocks = blocks[1:]
+    lead = fallback.standfirst or clean_description(description)
+    paragraphs = prose(blocks)
     if sum(len(p.split()) for p in paragraphs) < _MIN_EXTRACTED_WORDS:
         logger.info("%s: page held too little text, keeping the feed's", entry.url)
-        return Article(entry=entry, paragraphs=fallback.paragraphs, image=image)
-    return Article(entry=entry, paragraphs=tuple(paragraphs), image=image)
+        return Article(
+            entry=entry,
+            paragraphs=fallback.paragraphs,
+            image=image,
+            blocks=fallback.blocks,
+            standfirst=lead,
+        )
+    return Article(entry=entry, paragraphs=paragraphs, image=image, blocks=blocks, standfirst=lead)
+
+
+def page_description(tree: Any) -> str | None:
+    """The page's own summary as its <head> announces it (Open Graph, then meta)."""
+    for query in _DESCRIPTION_META:
+        for value in tree.xpath(query):
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return None
+
+
+_DESCRIPTION_META = (
+    '//head/meta[@property="og:description"]/@content',
+    '//head/meta[@name="description"]/@content',
+    '//head/meta[@name="twitter:description"]/@content',
+)
+
+
+def clean_description(text: str | None) -> str:
+    """A page's meta description as plain text, without a trailing "…" or "[…]"."""
+    blocks = _trimmed(html_to_blocks(text or ""))
+    return " ".join(b.text for b in blocks if b.kind is BlockKind.PARAGRAPH)

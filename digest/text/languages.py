@@ -35,6 +35,8 @@ _DUTCH = """aan al alles als altijd andere ben bij daar dan dat de der deze die 
     nu of om omdat onder ons ook op over reeds te tegen toch toen tot u uit uw van veel voor want
     waren was wat werd wezen wie wil worden wordt zal ze zelf zich zij zijn zo zonder zou"""
 _DUTCH_STOP_WORDS = frozenset(_DUTCH.split())
+UNINFLECTED = frozenset({"zh", "ja", "ko", "th", "vi"})
+"""Languages summarised without a stemmer by design."""
 MIN_DETECT_CONFIDENCE = 0.6
 """Below this probability the detector abstains and the newsletter's language is used."""
 
@@ -130,6 +132,8 @@ def stemmer(language: str) -> Callable[[str], str]:
     sumy's own `Stemmer` would import all of NLTK (and SciPy with it), about 1.5 s
     of start-up, for the same Snowball algorithms.
     """
+    if primary(language) in UNINFLECTED:
+        return str.lower  # words are segmented, not stemmed: nothing to warn about
     name = NAMES.get(primary(language))
     if name is None:
         logger.warning("no stemmer or stop words for language %r: summarising without", language)

@@ -1,26 +1,21 @@
-"""Sentences a summary may use: splitting without downloads, and hygiene.
+"""Sentences a summary may use: hygiene, word counts and near-duplicates.
 
-Splitting is `sentencex` (rule-based, shipped on PyPI, many languages) with a
-small protective step around it: periods that never end a sentence (titles
-such as "Mr." or "M.", "z. B.", "p. ej.", a period followed by a lower-case
-word) are masked before splitting and restored after, and an all-capital
-acronym followed by a capitalised word ("USA. Ha pagato") is split. Hygiene
-drops what cannot stand alone in an email: captions and credits, bylines,
-"Read more", lead-ins ending in a colon, subscribe blurbs, fragments and
-overlong sentences; `is_dangling` marks questions and bare quotes, which are
-used only when nothing better is left.
+Splitting lives in `digest.text.splitting` (re-exported here). Hygiene drops
+what cannot stand alone in an email: captions and credits, bylines, "Read
+more", notices about the post itself, lead-ins ending in a colon, subscribe
+blurbs, code, fragments and overlong sentences; `is_dangling` marks
+questions and bare quotes, which are used only when nothing better is left.
+Words are counted with a segmenter for Chinese and Japanese (`digest.text.cjk`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from functools import lru_cache
 
-import sentencex
-
-from digest.text.languages import primary
-from digest.text.sanitise import clean_text
+from digest.text import cjk
+from digest.text.blocks import is_notice
+from digest.text.splitting import split_sentences as split_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -29,21 +24,6 @@ MAX_WORDS = 60
 WORD = re.compile(r"\w+(?:[-'’.,]\w+)*", re.UNICODE)
 """A word: letters or digits, keeping "€46.39", "U.S" and "l'homme" whole."""
 
-_MASK = "\ue000"
-# Abbreviations whose period is never a sentence end (what follows is usually capitalised).
-_ABBREVIATIONS = {
-    "en": "Mr Mrs Ms Dr Prof Sen Rep Gov Gen Lt Col Capt Sgt Rev Hon St Mt Ft No Nos Jan Feb Aug "
-    "Sept Oct Nov Dec",
-    "fr": "M MM Mme Mmes Mlle Dr Pr St Ste Me p ex cf",
-    "de": "z B d h u a Dr Prof Hr Fr Nr Str vgl evtl ggf bzw ca Mio Mrd St",
-    "es": "Sr Sres Sra Srta Dr Dra D Dña Ud Uds p ej EE UU pág núm",
-    "it": "sig sigg sig.ra dott dr prof ing avv on mld mln Sig Dott Prof Ing Avv On",
-    "pt": "Sr Srs Sra Srª Dr Dra Prof Profª p ex V Exa",
-    "nl": "dhr mevr mw dr prof bijv o a d w z m b t nr Dhr Mevr Mw Dr Prof",
-}
-_LOWER_NEXT = re.compile(r"\.(?=[\s\u00a0]+[a-zà-ÿ])")
-_ACRONYM_END = re.compile(r"\b([A-Z]{2,6})\.\s+(?=[A-ZÀ-Ý][a-zà-ÿ])")
-_BREAK = "\ue001"
 _QUOTES = "\"'“”„‘’«»‹›"
 _JUNK = [
     re.compile(p, re.I)
@@ -65,39 +45,40 @@ _JUNK = [
         r":\s*$",
         r"^(advertisement|sponsored|related|see also|anzeige|publicité|publicidad)\b",
         r"(https?://|www\.)\S+",
+        r"\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(com|org|net|io|co|ly|me)/\S+",  # pic.twitter.com/x
+        r"(^|\s)#\w+\W*$|@\w+.*@\w+",  # a post's closing hashtag; handles talking to handles
         r"(©|\ball rights reserved\b|\bcopyright\b)",
     )
 ]
 
 
-def split_sentences(text: str, language: str = "en") -> tuple[str, ...]:
-    """Sentences of one paragraph, split without any download."""
-    code = primary(language) or "en"
-    masked = _mask(text, code)
-    try:
-        parts = sentencex.segment(code, masked)
-    except Exception:  # an unknown language code must never fail a build
-        _warn_unknown(code)
-        parts = sentencex.segment("en", masked)
-    sentences = []
-    for part in parts:
-        for piece in _ACRONYM_END.sub(rf"\1.{_BREAK}", part).split(_BREAK):
-            sentence = clean_text(piece.replace(_MASK, "."))
-            if sentence:
-                sentences.append(sentence)
-    return tuple(sentences)
-
-
 def words(sentence: str) -> list[str]:
-    """The words of a sentence (numbers included)."""
-    return WORD.findall(sentence)
+    """The words of a sentence (numbers included); Chinese and Japanese segmented."""
+    found = WORD.findall(sentence)
+    if not cjk.has_cjk(sentence):
+        return found
+    return [w for run in found for w in (cjk.words(run) if cjk.has_cjk(run) else (run,))]
 
 
 def is_standalone(sentence: str) -> bool:
     """Whether a sentence can appear in a summary without its article around it."""
     if not MIN_WORDS <= len(words(sentence)) <= MAX_WORDS:
         return False
+    return is_clean(sentence)
+
+
+def is_clean(sentence: str) -> bool:
+    """No code, URL, credit, notice or call to action in it (whatever its length)."""
+    if _CODE.search(sentence) or is_notice(sentence):
+        return False
     return not any(pattern.search(sentence) for pattern in _JUNK)
+
+
+_CODE = re.compile(
+    r"\w+\(\)|\w::\w|[{};]\s*$|^\s*[{}]|\s(=>|->|==|!=|&&|\|\|)\s|</?[a-z]+>|"
+    r"\b\w+\.\w+\([^)]*\)|\$ [a-z]"
+)
+"""Source code in running text: calls, scopes, operators, tags, shell prompts."""
 
 
 def is_dangling(sentence: str) -> bool:
@@ -124,26 +105,3 @@ def fingerprint(sentence: str) -> str:
 
 def _count_quotes(s: str) -> int:
     return sum(s.count(q) for q in '"“”„«»')
-
-
-@lru_cache(maxsize=32)
-def _abbreviation_pattern(language: str) -> re.Pattern[str] | None:
-    names = _ABBREVIATIONS.get(language, "").split()
-    if not names:
-        return None
-    alternatives = "|".join(sorted((re.escape(n) for n in names), key=len, reverse=True))
-    return re.compile(rf"(?<![\w.])({alternatives})\.(?=[\s\u00a0])")
-
-
-def _mask(text: str, language: str) -> str:
-    pattern = _abbreviation_pattern(language)
-    if pattern is not None:
-        # Twice, so chained abbreviations ("z. B.", "d. h.") are both masked.
-        for _ in range(2):
-            text = pattern.sub(lambda m: m.group(1) + _MASK, text)
-    return _LOWER_NEXT.sub(_MASK, text)
-
-
-@lru_cache(maxsize=32)
-def _warn_unknown(language: str) -> None:
-    logger.warning("no sentence rules for language %r; using the generic splitter", language)

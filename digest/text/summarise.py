@@ -14,9 +14,11 @@ costs no more than a long read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -123,6 +125,7 @@ def summarise(
 
     `language` is a tag such as "de" or "pt-BR"; None or "" detects it from the text.
     """
+    _quiet_libraries()
     language = languages.choose(language, " ".join(paragraphs[:5])[:MAX_CHARS])
     limit = MAX_SENTENCES if algorithm in ("auto", "lead") else MAX_SUMY_SENTENCES
     candidates, positions = _candidates(paragraphs, language, max_sentences=limit)
@@ -143,6 +146,14 @@ def summarise(
     else:
         raise ValueError(f"unknown summary algorithm {algorithm!r}; choose one of {ALGORITHMS}")
     return tuple(candidates[i] for i in sorted(_fit(order, candidates, count, max_words)))
+
+
+@functools.cache
+def _quiet_libraries() -> None:
+    """sumy warns on stderr about its own limits (LSA with few words, the Czech stemmer's
+    mixed-case words); those are not the reader's concern. Only sumy's warnings are
+    silenced, once, on first use; digest's own warnings still show."""
+    warnings.filterwarnings("ignore", module=r"sumy(\.|$)")
 
 
 def _candidates(
