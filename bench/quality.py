@@ -170,7 +170,7 @@ _PARSED: dict[Path, Any] = {}
 
 def parsed(path: Path) -> Any:
     if path not in _PARSED:
-        _PARSED[path] = feedparser.parse(path.read_bytes())
+        _PARSED[path] = feedparser.parse(path.read_bytes(), sanitize_html=False)
     return _PARSED[path]
 
 
@@ -209,25 +209,38 @@ def width_hint(url: str) -> int | None:
     return None
 
 
+def _number(value: Any) -> int | None:
+    match = re.fullmatch(r"\s*(\d+)\s*(px)?\s*", str(value or ""))
+    return int(match[1]) if match else None
+
+
 @dataclass
 class Offered:
     urls: dict[str, int | None] = field(default_factory=dict)  # image URL -> known width
+    ratios: dict[str, float] = field(default_factory=dict)  # image URL -> height / width
 
-    def add(self, url: str | None, width: Any = None) -> None:
-        if not url or not url.startswith(("http://", "https://", "//")):
+    def add(self, url: str | None, width: Any = None, height: Any = None) -> None:
+        if not url or url.startswith("data:"):
             return
         url = html.unescape(url)
-        try:
-            known = int(str(width)) if width not in (None, "") else None
-        except ValueError:
-            known = None
+        known, tall = _number(width), _number(height)
+        if known and tall:
+            self.ratios.setdefault(url, tall / known)
         known = known or width_hint(url)
         if self.urls.get(url) is None:
             self.urls[url] = known
 
-    @property
-    def widest(self) -> int:
-        return max((w for w in self.urls.values() if w), default=0)
+    def widest(self, like: str) -> int:
+        """The widest rendition offered of the same picture as `like` (same file name)."""
+        same = [w for u, w in self.urls.items() if w and _identity(u) == _identity(like)]
+        return max(same, default=0)
+
+
+def _identity(url: str) -> str:
+    """A picture's file name without size suffixes, extension or query: its renditions share it."""
+    name = urlsplit(url).path.rsplit("/", 1)[-1].lower()
+    name = re.sub(r"\.\w+$", "", name)
+    return re.sub(r"(-\d+x\d+|[-_@](\d{2,4}w?|\d)x?|-scaled)$", "", name)
 
 
 def offered_images(entry: Any) -> Offered:
@@ -237,9 +250,9 @@ def offered_images(entry: Any) -> Offered:
         url = media.get("url") or ""
         kind = f"{media.get('medium', '')} {media.get('type', '')}"
         if "image" in kind or _IMAGE_EXT.search(url):
-            found.add(url, media.get("width"))
+            found.add(url, media.get("width"), media.get("height"))
     for media in entry.get("media_thumbnail") or []:
-        found.add(media.get("url"), media.get("width"))
+        found.add(media.get("url"), media.get("width"), media.get("height"))
     for link in [*(entry.get("enclosures") or []), *(entry.get("links") or [])]:
         href = link.get("href") or ""
         if link.get("rel", "enclosure") != "enclosure":
@@ -255,12 +268,15 @@ def offered_images(entry: Any) -> Offered:
             tiny = any(attrs.get(k, "").strip() in {"0", "1", "2"} for k in ("width", "height"))
             if tiny or _NOT_A_PICTURE.search(src):
                 continue
-            found.add(src, attrs.get("width"))
+            found.add(src, attrs.get("width"), attrs.get("height"))
+            w, h = _number(attrs.get("width")), _number(attrs.get("height"))
             for part in attrs.get("srcset", "").split(","):
                 bits = part.split()
                 if len(bits) == 2 and bits[1].endswith("w") and bits[1][:-1].isdigit():
-                    found.add(bits[0], bits[1][:-1])
+                    width = int(bits[1][:-1])
+                    found.add(bits[0], width, round(width * h / w) if w and h else None)
     found.urls = {u: w for u, w in found.urls.items() if not _NOT_A_PICTURE.search(u)}
+    found.ratios = {u: r for u, r in found.ratios.items() if u in found.urls}
     return found
 
 
@@ -269,7 +285,9 @@ def text_of(entry: Any) -> str:
     bodies.append(entry.get("summary", "") or "")
     markup = max(bodies, key=len)
     markup = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", markup)
-    markup = re.sub(r"(?i)<(br|/p|/div|/li|/h\d|/blockquote|/figcaption|/pre)\b[^>]*>", "\n", markup)
+    markup = re.sub(
+        r"(?i)<(br|/p|/div|/li|/h\d|/blockquote|/figcaption|/pre)\b[^>]*>", "\n", markup
+    )
     return html.unescape(re.sub(r"<[^>]+>", " ", markup))
 
 
@@ -304,11 +322,13 @@ class Tally:
     count: int = 0
     total: int = 0
     example: str = ""
+    flagged: list[str] = field(default_factory=list)
 
     def add(self, defect: bool, example: str = "") -> None:
         self.total += 1
         if defect:
             self.count += 1
+            self.flagged.append(example)
             if not self.example:
                 self.example = example
 
@@ -345,17 +365,32 @@ def mid_sentence(sentence: str, source: str) -> bool:
 _NOT_PROSE = [
     ("url", re.compile(r"https?://|www\.\w|\b\w+\.(com|org|net|io)/\S", re.I)),
     ("handle", re.compile(r"(^|\s|\()@\w{2,}|pic\.twitter\.com|\(@\w+\)")),
-    ("code", re.compile(r"[{};]\s*$|[{}]|=>|::|\w\(\)|#include|\bdef \w+\(|\brequire ['\"]|"
-                        r"\bimport \w+|\w+\.\w+\(|</?\w+>|\$\w+\s*=|\bvar \w+ =|\bfunc \w+")),
-    ("caption/credit", re.compile(
-        r"^(photo|image|picture|credit|source|illustration|foto|bild|quelle)s?\s*[:(]|"
-        r"\b(getty images|ap photo|afp|reuters|shutterstock|photograph:|photo:|"
-        r"courtesy of|image credit)", re.I)),
-    ("boilerplate", re.compile(
-        r"\b(appeared first on|originally (appeared|published)|continue reading|read more|"
-        r"click here|subscribe|sign up|follow us|editor'?s note|^update\b|updated \d|"
-        r"this (post|article) (is|was) part of|part \d+ of (a|our|the) series|"
-        r"feed (has )?moved|newsletter|sponsored by|share this|all rights reserved)", re.I)),
+    (
+        "code",
+        re.compile(
+            r"[{};]\s*$|[{}]|=>|::|\w\(\)|#include|\bdef \w+\(|\brequire ['\"]|"
+            r"\bimport \w+|\w+\.\w+\(|</?\w+>|\$\w+\s*=|\bvar \w+ =|\bfunc \w+"
+        ),
+    ),
+    (
+        "caption/credit",
+        re.compile(
+            r"^(photo|image|picture|credit|source|illustration|foto|bild|quelle)s?\s*[:(]|"
+            r"\b(getty images|ap photo|afp|reuters|shutterstock|photograph:|photo:|"
+            r"courtesy of|image credit)",
+            re.I,
+        ),
+    ),
+    (
+        "boilerplate",
+        re.compile(
+            r"\b(appeared first on|originally (appeared|published)|continue reading|read more|"
+            r"click here|subscribe|sign up|follow us|editor'?s note|^update\b|updated \d|"
+            r"this (post|article) (is|was) part of|part \d+ of (a|our|the) series|"
+            r"feed (has )?moved|newsletter|sponsored by|share this|all rights reserved)",
+            re.I,
+        ),
+    ),
 ]
 
 
@@ -363,7 +398,9 @@ def not_prose(sentence: str) -> str | None:
     for kind, pattern in _NOT_PROSE:
         if pattern.search(sentence):
             return kind
-    symbols = sum(not (c.isalnum() or c.isspace() or c in ".,;:!?'\"’“”-–—()%$€£") for c in sentence)
+    symbols = sum(
+        not (c.isalnum() or c.isspace() or c in ".,;:!?'\"’“”-–—()%$€£") for c in sentence
+    )
     if len(sentence) > 20 and symbols / len(sentence) > 0.08:
         return "code"
     return None
@@ -377,6 +414,10 @@ _SPONSORED = re.compile(
     r"holiday) sale\b",
     re.I,
 )
+_COMMERCIAL_CATEGORY = re.compile(
+    r"(sponsor\w*|advertis\w*|advertorial|deals?|jobs?|hiring|careers?|partner content|promoted)",
+    re.I,
+)
 _WRAPPERS = re.compile(
     r"feedproxy\.google\.com|feeds\.feedburner\.com/~r/|/~r/|feedsportal\.com|click\.phdo|"
     r"rss\.feedsportal|pheedo\.com|feeds\.\w+\.com/click",
@@ -388,7 +429,8 @@ _ENGLISH_WORDS = ["Read more", "Join the conversation", "Sent by", "View in brow
 
 def _canonical(url: str) -> str:
     parts = urlsplit(url)
-    return f"{(parts.hostname or '').removeprefix('www.')}{parts.path.rstrip('/')}"
+    query = "&".join(sorted(p for p in parts.query.split("&") if not p.startswith("utm_")))
+    return f"{(parts.hostname or '').removeprefix('www.')}{parts.path.rstrip('/')}?{query}"
 
 
 def _similar(a: str, b: str) -> bool:
@@ -409,16 +451,21 @@ def _hero_width(email_html: str) -> tuple[str, int | None] | None:
 def lint(runs: list[Built]) -> list[Tally]:
     t = {
         "mid": Tally("sentences starting mid-sentence", "sentences", "≤ 2 %"),
-        "prose": Tally("code/URL/handle/caption/credit/boilerplate sentences", "sentences",
-                       "≤ 1 %"),  # fmt: skip
+        "prose": Tally(
+            "code/URL/handle/caption/credit/boilerplate sentences", "sentences", "≤ 1 %"
+        ),
         "repeat": Tally("sentence repeated in most of a feed's stories", "sentences", "≤ 1 %"),
         "empty": Tally("empty summary (story has text)", "stories", "≤ 2 %"),
         "image": Tally("image dropped (item offered one)", "stories offering one", "≤ 10 %"),
         "small": Tally("< 300 px rendition when a larger was offered", "stories with image", "0"),
-        "stretch": Tally("lead picture under 300 px stretched to 600", "issues with a lead pic",
-                         "0"),  # fmt: skip
-        "box": Tally("lead picture with a fixed height (empty box when blocked)",
-                     "issues with a lead pic", "0"),  # fmt: skip
+        "stretch": Tally(
+            "lead picture under 300 px stretched to 600", "issues with a lead pic", "0"
+        ),
+        "box": Tally(
+            "lead picture with a fixed height (empty box when blocked)",
+            "issues with a lead pic",
+            "0",
+        ),
         "sponsored": Tally("sponsored / advertising / job / deal stories", "stories", "0"),
         "share": Tally("top source over 40 % (≥ 3 sources with stories)", "issues", "0"),
         "dupes": Tally("duplicate stories (same URL or near-same title)", "stories", "0"),
@@ -446,16 +493,19 @@ def lint(runs: list[Built]) -> list[Tally]:
                 t["empty"].add(not story["summary"], where)
             offered = offered_images(entry) if entry is not None else Offered()
             if offered.urls:
-                t["image"].add(not story.get("image"), f"{where}: offered {next(iter(offered.urls))}")
+                t["image"].add(
+                    not story.get("image"), f"{where}: offered {next(iter(offered.urls))}"
+                )
             if story.get("image"):
                 width = offered.urls.get(story["image"]) or width_hint(story["image"])
-                small = width is not None and width < 300 and offered.widest >= 300
-                t["small"].add(small, f"{where}: {story['image']} ({width} px, {offered.widest} offered)")
-            categories = " ".join(tag.get("term", "") for tag in (entry or {}).get("tags", []) or [])
+                widest = offered.widest(story["image"])
+                small = width is not None and width < 300 and widest >= 300
+                t["small"].add(small, f"{where}: {story['image']} ({width} px, {widest} offered)")
+            categories = [tag.get("term", "") for tag in (entry or {}).get("tags", []) or []]
+            commercial = [c for c in categories if _COMMERCIAL_CATEGORY.fullmatch(c.strip())]
             t["sponsored"].add(
-                bool(_SPONSORED.search(story["title"]) or re.search(
-                    r"sponsor|advertis|\bdeals?\b|hiring|jobs?\b", categories, re.I)),
-                f"{where}",
+                bool(_SPONSORED.search(story["title"]) or commercial),
+                f"{where} {commercial or ''}",
             )
             orig = (entry or {}).get("feedburner_origlink") or (entry or {}).get("pheedo_origlink")
             link = (entry or {}).get("link") or ""
@@ -479,7 +529,7 @@ def lint(runs: list[Built]) -> list[Tally]:
         for i, story in enumerate(stories):
             twin = next(
                 (o for o in stories[:i]
-                 if _canonical(o["url"]) == _canonical(story["url"]) and story["url"]
+                 if (_canonical(o["url"]) == _canonical(story["url"]) and story["url"])
                  or _similar(o["title"], story["title"])),
                 None,
             )  # fmt: skip
@@ -493,11 +543,16 @@ def lint(runs: list[Built]) -> list[Tally]:
             src = html.unescape(attrs.get("src", ""))
             width = offered.urls.get(src) or width_hint(src)
             t["stretch"].add(width is not None and width < 300, f"{name}: {src} ({width} px)")
+            # A height the feed's own proportions do not back is a guess: a fixed box.
             style = attrs.get("style", "")
-            fixed = re.search(r"(^|;)\s*height\s*:\s*\d+px", style) or (
-                "height" in attrs and "height:auto" not in style.replace(" ", "")
-            )
-            t["box"].add(bool(fixed), f"{name}: {hero[0][:140]}")
+            fixed = bool(re.search(r"(^|;)\s*height\s*:\s*\d+px", style))
+            shown_w, shown_h = _number(attrs.get("width")), _number(attrs.get("height"))
+            if shown_h:
+                ratio = offered.ratios.get(src) or next(
+                    (r for u, r in offered.ratios.items() if _identity(u) == _identity(src)), None
+                )
+                fixed = fixed or ratio is None or abs(shown_h / (shown_w or 600) - ratio) > 0.05
+            t["box"].add(fixed, f"{name}: {hero[0][:140]}")
         words = [w for w in _ENGLISH_WORDS if w in re.sub(r"<[^>]+>", " ", run.email_html)]
         if run.language != "en":
             t["language"].add(bool(words), f"{name} ({run.language}): {words}")
@@ -535,6 +590,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--examples", action="store_true", help="print an example per defect")
     parser.add_argument("--only", default="", help="only feeds whose name contains this")
+    parser.add_argument(
+        "--show", default="", help="print every case of defects whose label has this"
+    )
     args = parser.parse_args()
     folder = args.corpus / "feeds"
     if not folder.is_dir():
@@ -560,7 +618,12 @@ def main() -> None:
     )
     if transport.refused:
         print(f"refused off-box requests: {sum(transport.refused.values())}")
-    print(table(lint(runs), args.examples))
+    tallies = lint(runs)
+    print(table(tallies, args.examples))
+    for tally in tallies:
+        if args.show and args.show in tally.label:
+            print(f"\nall {tally.count} of {tally.label!r}:")
+            print("\n".join(f"- {case[:240]}" for case in tally.flagged))
 
 
 if __name__ == "__main__":

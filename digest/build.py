@@ -13,14 +13,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 import httpx
 
-from digest import comments
+from digest import comments, select
 from digest.collect.feeds import parse_feed
 from digest.collect.fetcher import PAGE_ACCEPT, Fetcher
 from digest.config import Config, FeedSettings
@@ -89,6 +89,7 @@ def build(
     """
     started = time.monotonic()
     warnings: list[str] = []
+    twins: dict[str, tuple[str, ...]] = {}  # a story's duplicates, remembered as sent with it
     progress = progress or _Silent()
 
     def result(outcome: Outcome, feeds: tuple[FeedReport, ...], **done: object) -> BuildResult:
@@ -105,10 +106,11 @@ def build(
             failed = [r for r in reports if r.status is FeedStatus.ERROR]
             if len(failed) == len(reports) or (strict and failed):
                 return reports, None
-            entries = select(feeds, store, config, now)
+            chosen = _select(feeds, store, config, now)
+            twins.update(chosen.twins)
             settings = {f.url: f for f in config.feeds}
             stories = await _each(
-                entries,
+                chosen.entries,
                 lambda e: _story(fetcher, store, config, settings[e.feed_url], e, warnings, now),
                 progress,
                 "stories",
@@ -132,7 +134,9 @@ def build(
     warnings.extend(rendered.warnings)
     # Stories are remembered only once the issue is on disk: a crash before
     # this line leaves them to be picked again, never lost.
-    store.record_issue(issue.id, ((s.key, s.title, s.url) for s in issue.stories))
+    sent = [(s.key, s.title, s.url) for s in issue.stories]
+    sent += [(twin, s.title, s.url) for s in issue.stories for twin in twins.get(s.key, ())]
+    store.record_issue(issue.id, sent)
     return result(Outcome.WRITTEN, reports, issue=issue, folder=folder)
 
 
@@ -194,24 +198,10 @@ async def _collect(fetcher: Fetcher, store: State, settings: FeedSettings) -> Fe
     return Feed(url=url, status=status, title=settings.title or title, entries=tuple(entries))
 
 
-def select(feeds: Sequence[Feed], store: State, config: Config, now: datetime) -> list[Entry]:
-    """New entries within the look-back window, newest first, one per story, capped."""
-    candidates: dict[str, Entry] = {}
-    for feed in feeds:
-        for entry in feed.entries:
-            candidates.setdefault(entry.key, entry)
-    seen = store.seen(candidates)
-    days = config.newsletter.lookback_days
-    oldest = now - timedelta(days=days) if days else None
-    fresh = [
-        e
-        for key, e in candidates.items()
-        if key not in seen and (oldest is None or e.published is None or e.published >= oldest)
-    ]
-    # Undated entries go last: a feed that never dates its items should not
-    # crowd out the ones that do.
-    fresh.sort(key=lambda e: (e.published is not None, e.published or now), reverse=True)
-    return fresh[: config.newsletter.max_stories]
+def _select(feeds: Sequence[Feed], store: State, config: Config, now: datetime) -> select.Selection:
+    """The issue's entries (digest/select/), given what earlier issues sent."""
+    keys = [e.key for feed in feeds for e in feed.entries]
+    return select.choose(feeds, store.seen(keys), config, now)
 
 
 async def _story(
@@ -252,6 +242,8 @@ async def _story(
         author=entry.author,
         published=entry.published,
         image=article.image,
+        picture=article.picture,
+        section=entry.section,
         summary=summary,
         comment_count=comments.announced_total(entry.comment_count, thread),
         comments=tuple(chosen),

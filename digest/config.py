@@ -73,6 +73,15 @@ class FeedSettings:
     """Sentences per summary for this feed; 0 uses `[summary] sentences`."""
     summary_algorithm: FeedSummaryAlgorithm = ""
     """Summariser for this feed; "" uses `[summary] algorithm`."""
+    # Selection (digest/select/): what of this feed an editor lets into an issue.
+    sponsored: bool = False
+    """Keep sponsored, advertising, job and affiliate-deal posts (left out by default)."""
+    include: tuple[str, ...] = ()
+    """Only stories matching one of these: a word or phrase, or a /regular expression/."""
+    exclude: tuple[str, ...] = ()
+    """Leave out stories matching any of these (same forms as `include`)."""
+    section: str = ""
+    """Heading this feed's stories go under in the email, web page and text part."""
 
 
 @dataclass(frozen=True)
@@ -337,12 +346,16 @@ def _read_section(
             problems.append(f"'{section}.{raw_key}' {error}{where}")
             continue
         values[key] = float(value) if hints[key] is float else value
+        if hints[key] == tuple[str, ...]:
+            values[key] = tuple(value)
     if len(problems) > before:
         return None
     return cls(**values)
 
 
 def _check(key: str, expected: Any, value: Any) -> str | None:
+    if expected == tuple[str, ...]:
+        return _check_filters(value)
     if typing.get_origin(expected) is Literal:
         choices = typing.get_args(expected)
         if value not in choices:
@@ -362,6 +375,19 @@ def _check(key: str, expected: Any, value: Any) -> str | None:
         return f"must not be negative, not {value!r}"
     if key in _SHARE and not 0 <= value <= 1:
         return f"must be between 0 and 1, not {value!r}"
+    return None
+
+
+def _check_filters(value: Any) -> str | None:
+    """`include` / `exclude`: a list of words, phrases or /regular expressions/."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        return f"must be a list of non-empty strings, not {value!r}"
+    for pattern in value:
+        if len(pattern) > 2 and pattern.startswith("/") and pattern.endswith("/"):
+            try:
+                re.compile(pattern[1:-1])
+            except re.error as e:
+                return f"has an invalid regular expression {pattern!r}: {e}"
     return None
 
 

@@ -43,6 +43,16 @@ class Fetched:
 
 
 @dataclass(frozen=True)
+class Picture:
+    """One rendition of a story's picture, with what is known of its size."""
+
+    url: str
+    width: int | None = None  # pixels, from attributes, srcset or the URL; None when unknown
+    height: int | None = None
+    alt: str = ""  # from the caption, the image's title or alt text
+
+
+@dataclass(frozen=True)
 class Entry:
     """A feed item, normalised: plain-text title, canonical URL, raw content HTML."""
 
@@ -60,6 +70,9 @@ class Entry:
     comment_count: int | None = None  # slash:comments / thr:total
     comments_page: str | None = None  # where readers join the conversation
     is_excerpt: bool = False
+    pictures: tuple[Picture, ...] = ()  # every candidate rendition the item offered
+    categories: tuple[str, ...] = ()
+    section: str = ""  # `[[feeds]] section`: the heading the story goes under
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,8 @@ class Article:
     entry: Entry
     paragraphs: tuple[str, ...]
     image: str | None = None
-    extracted: bool = False  # True when the text came from the article page
+    extracted: bool = False
+    picture: Picture | None = None  # True when the text came from the article page
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,8 @@ class Story:
     comments: tuple[Comment, ...] = ()
     comments_url: str | None = None
     key: str = ""  # the entry's identity, remembered once the story is sent
+    picture: Picture | None = None  # `image` with its size and alt text, when known
+    section: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
+from digest.collect import images, links
 from digest.collect.jsonfeed import looks_like_json_feed, parse_json_feed
 from digest.errors import FeedError
 from digest.models import Entry, Fetched
@@ -49,7 +50,13 @@ def parse_feed(fetched: Fetched) -> tuple[str | None, list[Entry]]:
     feed_title = inline_text(parsed.feed.get("title", "")) or None
     source = feed_title or (urlsplit(fetched.final_url).hostname or fetched.url)
     language = _language(parsed.feed.get("language"))
-    entries = [_entry(raw, fetched, source, language) for raw in parsed.entries]
+    # A local file has no address: relative links resolve against the feed's own <link>.
+    home = safe_url(parsed.feed.get("link")) if not _is_http(fetched.final_url) else None
+    srcsets = images.srcsets_in(fetched.content)
+    origlinks = links.origlinks_in(fetched.content)
+    entries = [
+        _entry(raw, fetched, source, language, home, srcsets, origlinks) for raw in parsed.entries
+    ]
     return feed_title, [e for e in entries if e is not None]
 
 
@@ -57,7 +64,7 @@ def parse_document(fetched: Fetched) -> Any:
     """feedparser's result for the bytes, refusing what is not a feed at all."""
     body = fetched.content
     _refuse_entity_bombs(body)
-    headers = {"content-location": fetched.final_url}
+    headers = {"content-location": fetched.final_url} if _is_http(fetched.final_url) else {}
     if fetched.content_type:
         headers["content-type"] = fetched.content_type
     if looks_like_json_feed(body):
@@ -97,9 +104,21 @@ def _one_line(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _entry(raw: Any, fetched: Fetched, source: str, language: str | None) -> Entry | None:
-    base = fetched.final_url if "://" in fetched.final_url else None
-    link = safe_url(raw.get("link"), base)
+def _is_http(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def _entry(
+    raw: Any,
+    fetched: Fetched,
+    source: str,
+    language: str | None,
+    home: str | None = None,
+    srcsets: dict[str, str] | None = None,
+    origlinks: dict[str, str] | None = None,
+) -> Entry | None:
+    base = fetched.final_url if _is_http(fetched.final_url) else home
+    link = links.unwrap(safe_url(raw.get("link"), base), raw, base, origlinks)
     url = canonical_url(link) if link else None
     content_html = _content(raw)
     title = inline_text(raw.get("title", ""))
@@ -111,6 +130,8 @@ def _entry(raw: Any, fetched: Fetched, source: str, language: str | None) -> Ent
     guid = str(raw.get("id") or "")
     key = url or guid or _hash(fetched.url, title, content_html)
     comment_count, comments_feed = _comments(raw, base)
+    pictures = images.from_entry(raw, base, srcsets)
+    picture = images.best(pictures)
     return Entry(
         key=key,
         title=title or "(untitled)",
@@ -119,7 +140,9 @@ def _entry(raw: Any, fetched: Fetched, source: str, language: str | None) -> Ent
         feed_url=fetched.url,
         author=_author(raw),
         published=entry_time(raw),
-        image=_image(raw, base),
+        image=picture.url if picture else None,
+        pictures=tuple(pictures),
+        categories=_categories(raw),
         content_html=content_html,
         language=language,
         comments_feed=comments_feed,
@@ -177,24 +200,9 @@ def entry_time(raw: Any) -> datetime | None:
     return None
 
 
-def _image(raw: Any, base: str | None) -> str | None:
-    candidates: list[str | None] = []
-    for media in raw.get("media_content") or []:
-        medium, mime = media.get("medium", ""), media.get("type", "")
-        if medium == "image" or mime.startswith("image/") or (not medium and not mime):
-            candidates.append(media.get("url"))
-    candidates += [m.get("url") for m in raw.get("media_thumbnail") or []]
-    for link in raw.get("links") or []:
-        if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
-            candidates.append(link.get("href"))
-    for enclosure in raw.get("enclosures") or []:
-        if str(enclosure.get("type", "")).startswith("image/"):
-            candidates.append(enclosure.get("href"))
-    for url in candidates:
-        safe = safe_url(url, base)
-        if safe:
-            return safe
-    return None
+def _categories(raw: Any) -> tuple[str, ...]:
+    terms = (inline_text(str(t.get("term") or t.get("label") or "")) for t in raw.get("tags") or [])
+    return tuple(dict.fromkeys(t for t in terms if t))
 
 
 def _comments(raw: Any, base: str | None) -> tuple[int | None, str | None]:

@@ -30,7 +30,7 @@ from digest.config import Config
 from digest.errors import DigestError
 from digest.issues.files import read_issues
 from digest.issues.publish import WEB_PAGE, issue_files, issue_number, write_archive
-from digest.models import Comment, FeedReport, FeedStatus, Issue, Story
+from digest.models import Comment, FeedReport, FeedStatus, Issue, Picture, Story
 from digest.render.email import template_search_path
 
 logger = logging.getLogger(__name__)
@@ -170,6 +170,19 @@ def _when(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
+def _picture(story: dict[str, Any]) -> Picture | None:
+    url = story.get("image")
+    if not isinstance(url, str) or not url:
+        return None
+    width, height = story.get("image_width"), story.get("image_height")
+    return Picture(
+        url,
+        width if isinstance(width, int) else None,
+        height if isinstance(height, int) else None,
+        str(story.get("image_alt") or ""),
+    )
+
+
 def issue_from_record(record: dict[str, Any]) -> Issue:
     """Return the Issue an `issue.json` record describes (the schema in the README)."""
     stories = tuple(
@@ -180,6 +193,8 @@ def issue_from_record(record: dict[str, Any]) -> Issue:
             author=s.get("author"),
             published=_when(s.get("published")),
             image=s.get("image"),
+            picture=_picture(s),
+            section=str(s.get("section") or ""),
             summary=tuple(str(x) for x in s.get("summary") or ()),
             comment_count=s.get("comment_count"),
             comments=tuple(

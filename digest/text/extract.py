@@ -12,9 +12,10 @@ import re
 
 import trafilatura
 
+from digest.collect import images
 from digest.config import FullText
 from digest.models import Article, Entry, Fetched
-from digest.text.sanitise import clean_text, html_to_paragraphs, safe_url
+from digest.text.sanitise import clean_text, html_to_paragraphs
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ def from_feed(entry: Entry) -> Article:
     if paragraphs:
         last = _TRAILING_ELLIPSIS.sub("", paragraphs[-1]).strip()
         paragraphs = [*paragraphs[:-1], last] if last else paragraphs[:-1]
-    return Article(entry=entry, paragraphs=tuple(paragraphs), image=entry.image)
+    picture = images.best(entry.pictures)
+    image = picture.url if picture else entry.image
+    return Article(entry=entry, paragraphs=tuple(paragraphs), image=image, picture=picture)
 
 
 def from_page(entry: Entry, page: Fetched) -> Article:
@@ -58,8 +61,16 @@ def from_page(entry: Entry, page: Fetched) -> Article:
     # Extractors often keep the page's headline as the first line.
     if paragraphs and paragraphs[0].casefold() == entry.title.casefold():
         paragraphs = paragraphs[1:]
-    image = entry.image or safe_url(getattr(metadata, "image", None), page.final_url)
+    page_html = page.content.decode("utf-8", "replace")
+    candidates = [*entry.pictures, *images.from_page(page_html, page.final_url)]
+    if not candidates:
+        found = images.picture(getattr(metadata, "image", None), page.final_url)
+        candidates = [found] if found else []
+    picture = images.best(candidates)
+    image = picture.url if picture else entry.image
     if sum(len(p.split()) for p in paragraphs) < _MIN_EXTRACTED_WORDS:
         logger.info("%s: page held too little text, keeping the feed's", entry.url)
-        return Article(entry=entry, paragraphs=fallback.paragraphs, image=image)
-    return Article(entry=entry, paragraphs=tuple(paragraphs), image=image, extracted=True)
+        return Article(entry=entry, paragraphs=fallback.paragraphs, image=image, picture=picture)
+    return Article(
+        entry=entry, paragraphs=tuple(paragraphs), image=image, extracted=True, picture=picture
+    )
