@@ -87,7 +87,6 @@ def picture(
 
 def from_entry(raw: Any, base: str | None, srcsets: dict[str, str] | None = None) -> list[Picture]:
     """Every rendition a feedparser entry offers, the feed's declared pictures first."""
-    title = clean_text(str(raw.get("media_title") or ""))
     found: list[Picture | None] = []
     for media in raw.get("media_content") or []:
         medium, mime, url = media.get("medium", ""), media.get("type", ""), media.get("url", "")
@@ -97,7 +96,7 @@ def from_entry(raw: Any, base: str | None, srcsets: dict[str, str] | None = None
             or mime.startswith("image/")
             or (not medium and not mime and _IMAGE_EXT.search(path))
         ):
-            found.append(picture(url, base, media.get("width"), media.get("height"), title))
+            found.append(picture(url, base, media.get("width"), media.get("height")))
     for media in raw.get("media_thumbnail") or []:
         found.append(picture(media.get("url"), base, media.get("width"), media.get("height")))
     enclosures = [*(raw.get("enclosures") or [])]
