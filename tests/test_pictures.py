@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from html import escape
 from pathlib import Path
 
 import lxml.html
@@ -222,7 +221,8 @@ def test_an_excerpt_story_gets_the_pages_og_image(
 def test_every_full_content_wordpress_post_gets_its_picture(corpus: Path) -> None:
     """DC Rainmaker carries whole posts, pictures in the content only (with srcset)."""
     document = (corpus / "feeds" / "netnewswire-dcrainmaker.xml").read_bytes()
-    fetched = Fetched(url="https://www.dcrainmaker.com/feed", final_url="https://www.dcrainmaker.com/feed", content=document)  # fmt: skip
+    address = "https://www.dcrainmaker.com/feed"
+    fetched = Fetched(url=address, final_url=address, content=document)
     entries = parse_feed(fetched)[1]
     chosen = [images.best(e.pictures) for e in entries]
     assert all(chosen), [e.title for e, c in zip(entries, chosen, strict=True) if not c]
@@ -233,7 +233,8 @@ def test_every_full_content_wordpress_post_gets_its_picture(corpus: Path) -> Non
 
 def test_guardian_never_gets_the_140_px_rendition(corpus: Path) -> None:
     document = (corpus / "feeds" / "rssparser-guardian.rss").read_bytes()
-    fetched = Fetched(url="https://www.theguardian.com/uk/rss", final_url="https://www.theguardian.com/uk/rss", content=document)  # fmt: skip
+    address = "https://www.theguardian.com/uk/rss"
+    fetched = Fetched(url=address, final_url=address, content=document)
     chosen = [images.best(e.pictures) for e in parse_feed(fetched)[1]]
     widths = {p.width for p in chosen if p is not None}
     assert widths and min(w for w in widths if w) >= 300

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
@@ -54,7 +55,7 @@ def serve(httpserver: HTTPServer, path: str, body: str) -> str:
     return httpserver.url_for(path)
 
 
-def write(tmp_path: Path, *feeds: dict[str, object], newsletter: str = "") -> Path:
+def write(tmp_path: Path, *feeds: Mapping[str, object], newsletter: str = "") -> Path:
     lines = ["[newsletter]", 'title = "Town Digest"', "lookback_days = 0", newsletter, ""]
     for feed in feeds:
         lines.append("[[feeds]]")
@@ -119,14 +120,14 @@ def test_the_balance_holds_stories_back_for_the_next_issue(
                 "/b.xml",
                 rss("Bee", *(item(f"Bee {n}", f"https://b.example.com/{n}") for n in range(2))),
             )
-        },  # fmt: skip
+        },
         {
             "url": serve(
                 httpserver,
                 "/c.xml",
                 rss("Sea", *(item(f"Sea {n}", f"https://c.example.com/{n}") for n in range(2))),
             )
-        },  # fmt: skip
+        },
     ]
     config = write(tmp_path, *feeds)
     record, _ = build(config)
@@ -334,7 +335,9 @@ def test_sections_head_their_stories_in_email_web_page_and_text(
     httpserver: HTTPServer, tmp_path: Path
 ) -> None:
     news = rss("Paper", *(item(f"News {n}", f"https://p.example.com/n{n}", n) for n in (1, 4)))
-    reviews = rss("Reviews", *(item(f"Review {n}", f"https://r.example.com/{n}", n) for n in (2, 3)))  # fmt: skip
+    reviews = rss(
+        "Reviews", *(item(f"Review {n}", f"https://r.example.com/{n}", n) for n in (2, 3))
+    )
     feeds = [
         {"url": serve(httpserver, "/reviews.xml", reviews), "section": "Reviews"},
         {"url": serve(httpserver, "/news.xml", news), "section": "News"},
