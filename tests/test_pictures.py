@@ -238,3 +238,18 @@ def test_guardian_never_gets_the_140_px_rendition(corpus: Path) -> None:
     chosen = [images.best(e.pictures) for e in parse_feed(fetched)[1]]
     widths = {p.width for p in chosen if p is not None}
     assert widths and min(w for w in widths if w) >= 300
+
+
+def test_picture_and_section_survive_issue_json() -> None:
+    from digest.issues.files import issue_to_dict
+    from digest.issues.preview import issue_from_record
+    from digest.models import Issue, Story
+
+    story = Story(
+        title="t", url="https://e.example/", source="s", author=None, published=None,
+        image="https://e.example/p.jpg", summary=("One.",), comment_count=None,
+        picture=Picture("https://e.example/p.jpg", 800, 600, "A caption"), section="News",
+    )  # fmt: skip
+    issue = Issue(id="i", title="T", generated_at=NOW, stories=(story,), feeds=())
+    back = issue_from_record(json.loads(json.dumps(issue_to_dict(issue))))
+    assert back.stories[0].picture == story.picture and back.stories[0].section == "News"

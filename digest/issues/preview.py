@@ -175,12 +175,11 @@ def _picture(story: dict[str, Any]) -> Picture | None:
     if not isinstance(url, str) or not url:
         return None
     width, height = story.get("image_width"), story.get("image_height")
-    return Picture(
-        url,
-        width if isinstance(width, int) else None,
-        height if isinstance(height, int) else None,
-        str(story.get("image_alt") or ""),
-    )
+    width = width if isinstance(width, int) else None
+    height = height if isinstance(height, int) else None
+    alt = str(story.get("image_alt") or "")
+    # Nothing known beyond the URL: the record was written without a Picture.
+    return Picture(url, width, height, alt) if width or height or alt else None
 
 
 def issue_from_record(record: dict[str, Any]) -> Issue:
