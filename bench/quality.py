@@ -240,7 +240,7 @@ def _identity(url: str) -> str:
     """A picture's file name without size suffixes, extension or query: its renditions share it."""
     name = urlsplit(url).path.rsplit("/", 1)[-1].lower()
     name = re.sub(r"\.\w+$", "", name)
-    return re.sub(r"(-\d+x\d+|[-_@](\d{2,4}w?|\d)x?|-scaled)$", "", name)
+    return re.sub(r"(-\d+x\d+|@\d(\.\d+)?x|[-_]\d{3,4}w?|-scaled)$", "", name)
 
 
 def offered_images(entry: Any) -> Offered:

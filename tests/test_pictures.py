@@ -104,6 +104,20 @@ def test_avatars_icons_emoji_and_pixels_are_no_pictures(url: str) -> None:
     assert images.picture(url, None, 600, 400) is None
 
 
+@pytest.mark.parametrize(
+    ("srcset", "width", "expected"),
+    [
+        ("a-300.jpg 300w, a-1024.jpg 1024w", None, [("a-300.jpg", 300), ("a-1024.jpg", 1024)]),
+        ("d.png 1x, d@2x.png 2x, d@1.5x.png 1.5x", 383,
+         [("d.png", 383), ("d@2x.png", 766), ("d@1.5x.png", 574)]),
+        ("d.png 1x, d@2x.png 2x", None, []),  # densities need the image's own width
+        ("https://x.example/a,b.jpg 640w", None, [("https://x.example/a,b.jpg", 640)]),
+    ],
+)  # fmt: skip
+def test_srcset_candidates(srcset: str, width: int | None, expected: list[tuple[str, int]]) -> None:
+    assert images.parse_srcset(srcset, width) == expected
+
+
 def test_one_pixel_and_banner_shapes_are_no_pictures() -> None:
     assert images.picture("https://example.com/t.gif", None, 1, 1) is None
     assert images.picture("https://example.com/ad.jpg", None, 728, 90) is None

@@ -80,8 +80,8 @@ def picture(
         w = width_hint(safe)
     if (w is not None and w < _MIN_SIDE) or (h is not None and h < _MIN_SIDE):
         return None  # tracking pixels, spacers, icons
-    if w and h and not 0.25 <= w / h <= 4:
-        return None  # banners and rules
+    if w and h and not 0.2 <= w / h <= 5:
+        return None  # ad banners (728×90, 468×60) and rules
     return Picture(url=safe, width=w, height=h, alt=clean_text(alt)[:300])
 
 
@@ -134,9 +134,10 @@ def first_content_picture(markup: str, base: str | None, srcsets: dict[str, str]
         if first is None:
             continue
         renditions = [first]
-        srcset = attrs.get("srcset") or srcsets.get(attrs.get("src", ""), "")
+        src = attrs.get("src", "")
+        srcset = attrs.get("srcset") or srcsets.get(src) or srcsets.get(_file_name(src), "")
         ratio = first.height / first.width if first.width and first.height else None
-        for url, width in parse_srcset(srcset):
+        for url, width in parse_srcset(srcset, first.width):
             height = round(width * ratio) if ratio else None
             rendition = picture(url, base, width, height, alt)
             if rendition is not None:
@@ -145,13 +146,18 @@ def first_content_picture(markup: str, base: str | None, srcsets: dict[str, str]
     return []
 
 
-def parse_srcset(value: str) -> list[tuple[str, int]]:
-    """(URL, width) for each `url 720w` candidate of a srcset; density ones are skipped."""
+def parse_srcset(value: str, base_width: int | None = None) -> list[tuple[str, int]]:
+    """(URL, width) for each candidate of a srcset: `url 720w`, or `url 2x` when the
+    image's own width is known."""
     found = []
     for part in re.split(r",\s+(?=\S)", value.strip()):
         bits = part.split()
-        if len(bits) == 2 and re.fullmatch(r"\d{1,5}w", bits[1]):
+        if len(bits) != 2:
+            continue
+        if re.fullmatch(r"\d{1,5}w", bits[1]):
             found.append((bits[0], int(bits[1][:-1])))
+        elif base_width and re.fullmatch(r"\d(\.\d+)?x", bits[1]):
+            found.append((bits[0], round(base_width * float(bits[1][:-1]))))
     return found
 
 
@@ -165,7 +171,13 @@ def srcsets_in(document: bytes) -> dict[str, str]:
         attrs = _attrs(match[0])
         if attrs.get("src") and attrs.get("srcset"):
             found.setdefault(attrs["src"], attrs["srcset"])
+            # feedparser makes content URLs absolute: the file name finds it again.
+            found.setdefault(_file_name(attrs["src"]), attrs["srcset"])
     return found
+
+
+def _file_name(url: str) -> str:
+    return "/" + urlsplit(url).path.rsplit("/", 1)[-1]
 
 
 def _caption_after(markup: str, start: int) -> str:
