@@ -53,6 +53,8 @@ class NewsletterSettings:
     """Environment variable holding the secret that signs unsubscribe tokens."""
     postal_address: str = ""
     """Sender's postal address, shown in the footer."""
+    max_source_share: float = 0.4
+    """No source fills more of an issue than this when 3+ sources have news; 1 turns it off."""
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,7 @@ _POSITIVE = {
 _NON_NEGATIVE = {"lookback_days", "max_redirects", "rate", "retries", "backoff", "grace_minutes"}
 _NON_NEGATIVE.add("summary_sentences")
 _POSITIVE.add("port")
-_SHARE = {"abuse_threshold"}
+_SHARE = {"abuse_threshold", "max_source_share"}
 
 
 def load_config(path: Path | str, **overrides: Any) -> Config:

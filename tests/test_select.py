@@ -108,6 +108,12 @@ def test_no_source_over_40_percent_when_three_have_news(
         assert max(Counter(e.source for e in chosen).values()) <= 0.4 * len(chosen)
 
 
+def test_max_source_share_one_turns_the_balance_off() -> None:
+    entries = [entry(s, n) for n in range(8) for s in "abc" if s == "a" or n == 0]
+    assert len(balance(entries, 10, 1.0)) == 10
+    assert len(balance(entries, 10, 0.5)) == 4  # 2 of a, 1 of b, 1 of c
+
+
 def test_the_balance_holds_stories_back_for_the_next_issue(
     httpserver: HTTPServer, tmp_path: Path
 ) -> None:

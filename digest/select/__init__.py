@@ -28,10 +28,9 @@ from digest.select.rules import Filter, commercial
 
 logger = logging.getLogger(__name__)
 
-MAX_SHARE = 0.4
-"""No source fills more of an issue than this…"""
 BALANCE_FROM = 3
-"""…when at least this many sources have new stories."""
+"""No source fills more than `[newsletter] max_source_share` of an issue when at least
+this many sources have new stories."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,8 @@ def choose(
     # Undated entries go last: a feed that never dates its items should not
     # crowd out the ones that do.
     fresh.sort(key=lambda e: (e.published is not None, e.published or now), reverse=True)
-    chosen = balance(fresh, config.newsletter.max_stories)
+    newsletter = config.newsletter
+    chosen = balance(fresh, newsletter.max_stories, newsletter.max_source_share)
     for title, reason in left_out.items():
         logger.info("left out %r: %s", title, reason)
     ordered = by_section(chosen, [f.section for f in config.feeds])
@@ -94,22 +94,22 @@ def choose(
     )
 
 
-def balance(entries: Sequence[Entry], limit: int) -> list[Entry]:
-    """At most `limit` entries in their order, no source over MAX_SHARE of them when
+def balance(entries: Sequence[Entry], limit: int, share: float = 0.4) -> list[Entry]:
+    """At most `limit` entries in their order, no source over `share` of them when
     BALANCE_FROM or more sources have entries: the issue shrinks rather than tilts."""
     sources = Counter(e.source for e in entries)
     size = min(limit, len(entries))
-    if len(sources) < BALANCE_FROM:
+    if len(sources) < BALANCE_FROM or share >= 1:
         return list(entries[:size])
     while size > 0:
-        cap = max(1, int(MAX_SHARE * size + 1e-9))
-        fair = cap / size <= MAX_SHARE or cap == 1  # under 3 stories, one per source is fairest
+        cap = max(1, int(share * size + 1e-9))
+        fair = cap / size <= share or cap == 1  # under 3 stories, one per source is fairest
         if fair and sum(min(cap, n) for n in sources.values()) >= size:
             break
         size -= 1
     taken: Counter[str] = Counter()
     chosen: list[Entry] = []
-    cap = max(1, int(MAX_SHARE * size + 1e-9))
+    cap = max(1, int(share * size + 1e-9))
     for entry in entries:
         if len(chosen) == size:
             break
