@@ -21,7 +21,8 @@ from typing import Protocol, TypeVar
 import httpx
 
 from digest import comments, select
-from digest.collect.feeds import parse_feed
+from digest.collect import links
+from digest.collect.feeds import canonical_url, parse_feed
 from digest.collect.fetcher import PAGE_ACCEPT, Fetcher
 from digest.config import Config, FeedSettings
 from digest.errors import DigestError
@@ -115,6 +116,10 @@ def build(
                 progress,
                 "stories",
             )
+            # Two redirector links may have led to one article page: one story.
+            stories, folded = select.fold_stories(stories)
+            for key, keys in folded.items():
+                twins[key] = (*twins.get(key, ()), *keys)
             return reports, stories
 
     reports, stories = asyncio.run(gather())
@@ -235,9 +240,10 @@ async def _story(
             now=now,
         )
     )
+    final = links.after_redirects(entry.url, article.page_url)
     return Story(
         title=entry.title,
-        url=entry.url,
+        url=canonical_url(final) if final != entry.url else entry.url,
         source=entry.source,
         author=entry.author,
         published=entry.published,

@@ -93,8 +93,9 @@ class Article:
     entry: Entry
     paragraphs: tuple[str, ...]
     image: str | None = None
-    extracted: bool = False
-    picture: Picture | None = None  # True when the text came from the article page
+    extracted: bool = False  # True when the text came from the article page
+    picture: Picture | None = None
+    page_url: str | None = None  # where the article page was found, after redirects
 
 
 @dataclass(frozen=True)

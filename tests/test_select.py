@@ -362,3 +362,47 @@ def test_sections_head_their_stories_in_email_web_page_and_text(
         assert headings[0] < page.rindex("Review 3") < headings[1] < page.rindex("News 4")
     assert "REVIEWS\n#######" in text and "NEWS\n####" in text
     assert text.index("REVIEWS") < text.index("Review 3") < text.index("NEWS")
+
+
+@pytest.mark.parametrize(
+    ("link", "page", "expected"),
+    [
+        # A redirector without origLink: the page it led to is the article.
+        ("http://feedproxy.google.com/~r/p/~3/x/", "https://paper.example.com/2026/lanes",
+         "https://paper.example.com/2026/lanes"),
+        # …unless it led to a consent or login page, or a home page.
+        ("http://feedproxy.google.com/~r/p/~3/x/",
+         "https://consent.example.com/?continue=https://paper.example.com/lanes",
+         "http://feedproxy.google.com/~r/p/~3/x/"),
+        ("http://feedproxy.google.com/~r/p/~3/x/", "https://paper.example.com/",
+         "http://feedproxy.google.com/~r/p/~3/x/"),
+        # A publisher's own link stays as the feed gave it, wherever its page redirects.
+        ("https://paper.example.com/lanes", "https://paper.example.com/2026/lanes-2",
+         "https://paper.example.com/lanes"),
+        ("http://feedproxy.google.com/~r/p/~3/x/", None, "http://feedproxy.google.com/~r/p/~3/x/"),
+    ],
+)  # fmt: skip
+def test_a_redirectors_link_gives_way_to_the_page_it_led_to(
+    link: str, page: str | None, expected: str
+) -> None:
+    from digest.collect.links import after_redirects
+
+    assert after_redirects(link, page) == expected
+
+
+def test_stories_whose_pages_are_one_are_folded() -> None:
+    from digest.models import Story
+    from digest.select import fold_stories
+
+    def story(key: str, url: str) -> Story:
+        return Story(title=key, url=url, source="s", author=None, published=None, image=None,
+                     summary=(), comment_count=None, key=key)  # fmt: skip
+
+    kept, twins = fold_stories(
+        [
+            story("a", "https://www.paper.example.com/lanes/"),
+            story("b", "https://x.example/"),
+            story("c", "http://paper.example.com/lanes"),
+        ]
+    )
+    assert [s.key for s in kept] == ["a", "b"] and twins == {"a": ("c",)}

@@ -129,3 +129,14 @@ def _peel(url: str) -> str:
             return url
         url = target
     return url
+
+
+def after_redirects(link: str, page_url: str | None) -> str:
+    """The article's address once its page was fetched: a redirector's link gives way to
+    where it led, unless that looks like a consent, login or error page."""
+    if not page_url or not is_wrapper(link) or is_wrapper(page_url):
+        return link
+    parts = urlsplit(page_url)
+    if parts.path in {"", "/"} or "http" in parts.query.lower() or not safe_url(page_url):
+        return link
+    return page_url

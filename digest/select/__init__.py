@@ -23,8 +23,10 @@ from datetime import datetime, timedelta
 
 from digest.config import Config, FeedSettings
 from digest.models import Entry, Feed
-from digest.select.dupes import fold_duplicates
+from digest.select.dupes import fold_duplicates, fold_stories
 from digest.select.rules import Filter, commercial
+
+__all__ = ["Selection", "balance", "by_section", "choose", "fold_stories"]
 
 logger = logging.getLogger(__name__)
 

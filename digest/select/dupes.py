@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from digest.models import Entry
+from digest.models import Entry, Story
 
 SIMILAR_TITLES = 0.8
 """Titles sharing this share of their words (Jaccard) are the same story."""
@@ -125,3 +125,17 @@ def _similar_pairs(titles: Sequence[tuple[str, ...]]) -> list[tuple[int, int]]:
                     pairs.append((j, i))
             index[word].append(i)
     return pairs
+
+
+def fold_stories(stories: Sequence[Story]) -> tuple[list[Story], dict[str, tuple[str, ...]]]:
+    """Stories whose pages turned out to be one (two redirector links to one article) kept
+    once, in order; and kept key → the keys of the ones folded into it."""
+    kept: dict[str, Story] = {}
+    twins: dict[str, list[str]] = defaultdict(list)
+    for story in stories:
+        mark = address(story.url) if story.url else story.key
+        if mark in kept:
+            twins[kept[mark].key].append(story.key)
+        else:
+            kept[mark] = story
+    return list(kept.values()), {k: tuple(v) for k, v in twins.items()}

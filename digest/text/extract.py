@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 import trafilatura
 
@@ -56,7 +57,7 @@ def from_page(entry: Entry, page: Fetched) -> Article:
         metadata = trafilatura.extract_metadata(page.content.decode("utf-8", "replace"))
     except Exception as e:  # trafilatura raises a zoo of lxml/parser errors on junk
         logger.warning("%s: could not extract the article text: %s", entry.url, e)
-        return fallback
+        return replace(fallback, page_url=page.final_url)
     paragraphs = [p for p in (clean_text(line) for line in (text or "").splitlines()) if p]
     # Extractors often keep the page's headline as the first line.
     if paragraphs and paragraphs[0].casefold() == entry.title.casefold():
@@ -70,7 +71,18 @@ def from_page(entry: Entry, page: Fetched) -> Article:
     image = picture.url if picture else entry.image
     if sum(len(p.split()) for p in paragraphs) < _MIN_EXTRACTED_WORDS:
         logger.info("%s: page held too little text, keeping the feed's", entry.url)
-        return Article(entry=entry, paragraphs=fallback.paragraphs, image=image, picture=picture)
+        return Article(
+            entry=entry,
+            paragraphs=fallback.paragraphs,
+            image=image,
+            picture=picture,
+            page_url=page.final_url,
+        )
     return Article(
-        entry=entry, paragraphs=tuple(paragraphs), image=image, extracted=True, picture=picture
+        entry=entry,
+        paragraphs=tuple(paragraphs),
+        image=image,
+        extracted=True,
+        picture=picture,
+        page_url=page.final_url,
     )
