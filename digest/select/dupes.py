@@ -21,7 +21,7 @@ from digest.models import Entry, Story
 
 SIMILAR_TITLES = 0.8
 """Titles sharing this share of their words (Jaccard) are the same story."""
-_MIN_WORDS = 3  # shorter titles must match exactly ("Update", "Links")
+_MIN_WORDS = 3  # shorter titles ("Photo", "Update", "Links") say nothing about the story
 
 
 def address(url: str) -> str:
@@ -98,17 +98,11 @@ def _similar_pairs(titles: Sequence[tuple[str, ...]]) -> list[tuple[int, int]]:
     sets = [set(t) for t in titles]
     frequency = Counter(w for s in sets for w in s)
     index: dict[str, list[int]] = defaultdict(list)
-    exact: dict[tuple[str, ...], int] = {}
     pairs: list[tuple[int, int]] = []
     for i, words in enumerate(sets):
         if not words:
             continue
-        key = tuple(sorted(words))
         if len(words) < _MIN_WORDS:
-            if key in exact:
-                pairs.append((exact[key], i))
-            else:
-                exact[key] = i
             continue
         ranked = sorted(words, key=lambda w: (frequency[w], w))
         prefix = ranked[: len(words) - math.ceil(SIMILAR_TITLES * len(words)) + 1]

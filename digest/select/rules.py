@@ -45,10 +45,12 @@ _SHOPPING_EVENT = re.compile(
     r"(huge|big|flash|annual|fall|autumn|summer|spring|winter|holiday|clearance) sale)\b",
     re.I,
 )
+# Only categories that say "paid" or "job ad": "Deals", "Partners" or "Jobs" also file
+# news about mergers, partnerships and careers.
 _COMMERCIAL_CATEGORY = re.compile(
-    r"^(sponsor(ed|s)?|sponsored (post|content)|advertis(ing|ement|er)s?|advertorial|"
-    r"partner(s| content)?|paid( post| content)?|promoted|deals?|shopping|affiliate|"
-    r"jobs?|hiring|careers?|stellenangebote?|anzeigen?)$",
+    r"^(sponsor(ed|s)?|sponsored (post|content|links?)|advertis(ing|ement|er)s?|advertorial|"
+    r"partner content|paid (post|content)|promoted( content)?|affiliate( links?)?|"
+    r"job (ads?|listings?|postings?|offers?)|stellenangebote?|anzeigen?|werbung)$",
     re.I,
 )
 
