@@ -157,6 +157,23 @@ def test_srcset_of_the_first_content_image_and_its_caption() -> None:
     assert chosen.alt == "The new bike on the ridge trail"
 
 
+@pytest.mark.parametrize(
+    ("alt", "expected"),
+    [
+        ("A rider on the ridge trail", "A rider on the ridge trail"),
+        ("AppleWatchSeries3-FitnessSportUse", ""),
+        ("CT_VIPLogo_Rainmaker", ""),
+        ("IMG_2041.jpg", ""),
+        ("image", ""),
+        ("Sunset", "Sunset"),
+    ],
+)
+def test_alt_text_that_is_a_file_name_is_no_alt_text(alt: str, expected: str) -> None:
+    body = f'<p><img src="https://e.example/p.jpg" width="800" height="500" alt="{alt}"></p>'
+    (chosen,) = parse(rss(item(0, body=body + BODY)))
+    assert chosen is not None and chosen.alt == expected
+
+
 def test_enclosures_without_a_type_and_podcast_artwork() -> None:
     chosen = parse(
         rss(

@@ -193,7 +193,8 @@ def _caption_after(markup: str, start: int) -> str:
 def _useful_alt(attrs: dict[str, str]) -> str:
     for key in ("alt", "title"):
         text = clean_text(attrs.get(key, ""))
-        if text and not _FILENAME_ALT.search(text):
+        # A caption has spaces; "AppleWatchSeries3-FitnessSportUse" is a file's name.
+        if text and not _FILENAME_ALT.search(text) and (" " in text or len(text) <= 12):
             return text
     return ""
 
