@@ -9,6 +9,8 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
@@ -286,3 +288,21 @@ def test_picture_and_section_survive_issue_json() -> None:
     issue = Issue(id="i", title="T", generated_at=NOW, stories=(story,), feeds=())
     back = issue_from_record(json.loads(json.dumps(issue_to_dict(issue))))
     assert back.stories[0].picture == story.picture and back.stories[0].section == "News"
+
+
+@given(st.text(max_size=300), st.text(max_size=40), st.text(max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_hostile_picture_markup_never_breaks_and_yields_only_http_urls(
+    markup: str, width: str, srcset: str
+) -> None:
+    body = f'<img src="{markup}" width="{width}" srcset="{srcset}">{markup}'
+    found = images.first_content_picture(body, "https://e.example/feed", {})
+    found += images.from_page(
+        f'<meta property="og:image" content="{markup}">', "https://e.example/"
+    )
+    for picture in found:
+        assert picture.url.startswith(("http://", "https://"))
+        assert picture.width is None or picture.width >= 48
+    images.width_hint(markup)
+    images.parse_srcset(srcset, 100)
+    images.srcsets_in(body.encode("utf-8", "surrogatepass"))

@@ -13,6 +13,8 @@ from html import escape
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
@@ -412,3 +414,25 @@ def test_stories_whose_pages_are_one_are_folded() -> None:
         ]
     )
     assert [s.key for s in kept] == ["a", "b"] and twins == {"a": ("c",)}
+
+
+@given(st.text(max_size=200), st.text(max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_hostile_links_never_break_unwrapping(link: str, original: str) -> None:
+    from digest.collect.links import after_redirects, is_wrapper, origlinks_in, unwrap
+
+    raw = {"feedburner_origlink": original, "id": original}
+    for url in (unwrap(link, raw, "https://e.example/"), unwrap(link, {}, None)):
+        assert url is None or url == link or url.startswith(("http://", "https://"))
+    is_wrapper(link)
+    after_redirects(link, original)
+    origlinks_in(f"<item><link>{link}</link><x:origLink>{original}</x:origLink></item>".encode(
+        "utf-8", "surrogatepass"))  # fmt: skip
+
+
+@given(st.text(min_size=1, max_size=40).filter(lambda w: w.strip() and "/" not in w))
+@settings(max_examples=200, deadline=None)
+def test_a_filter_word_always_finds_itself(word: str) -> None:
+    from digest.select.rules import compile_pattern
+
+    assert compile_pattern(word).search(f"before {word} after")
