@@ -436,3 +436,20 @@ def test_a_filter_word_always_finds_itself(word: str) -> None:
     from digest.select.rules import compile_pattern
 
     assert compile_pattern(word).search(f"before {word} after")
+
+
+def test_a_generic_title_gives_way_to_the_posts_own_words() -> None:
+    from digest.collect.feeds import parse_feed
+    from digest.models import Fetched
+
+    document = rss(
+        "Tumble",
+        "<item><title>Photo</title><link>https://t.example/1</link><description>"
+        "&lt;img src='https://t.example/1.jpg'&gt;&lt;p&gt;A little trailer for Oddball!"
+        "&lt;/p&gt;</description></item>",
+        "<item><title>Photo</title><link>https://t.example/2</link><description>"
+        "&lt;img src='https://t.example/2.jpg'&gt;</description></item>",
+    )
+    fetched = Fetched(url="https://t.example/rss", final_url="https://t.example/rss",
+                      content=document.encode())  # fmt: skip
+    assert [e.title for e in parse_feed(fetched)[1]] == ["A little trailer for Oddball!", "Photo"]

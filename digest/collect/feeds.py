@@ -41,6 +41,10 @@ EXCERPT_WORDS = 120
 _MAX_DTD_BYTES = 2048
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.S | re.I)
 _EXTERNAL_ENTITY = re.compile(rb"<!ENTITY\s+(%\s+)?[\w.:-]+\s+(SYSTEM|PUBLIC)\b", re.I)
+_GENERIC_TITLES = {
+    "photo", "video", "audio", "quote", "link", "chat", "image", "untitled", "no title",
+    "foto", "bild", "sans titre", "sin título", "ohne titel",
+}  # fmt: skip
 _COMMENT_FEED_TYPES = {"application/atom+xml", "application/rss+xml", "application/xml", "text/xml"}
 
 
@@ -122,9 +126,10 @@ def _entry(
     url = canonical_url(link) if link else None
     content_html = _content(raw)
     title = inline_text(raw.get("title", ""))
-    if not title:
+    if not title or title.casefold().strip("()[] ") in _GENERIC_TITLES:
+        # Tumblr and others title untitled posts "Photo", "Video"…: the text says more.
         words = " ".join(html_to_paragraphs(content_html)).split()
-        title = " ".join(words[:12]) + ("…" if len(words) > 12 else "")
+        title = " ".join(words[:12]) + ("…" if len(words) > 12 else "") or title
     if not title and not url:
         return None
     guid = str(raw.get("id") or "")
