@@ -55,6 +55,8 @@ class NewsletterSettings:
     """Environment variable holding the secret that signs unsubscribe tokens."""
     postal_address: str = ""
     """Sender's postal address, shown in the footer."""
+    max_source_share: float = 0.4
+    """No source fills more of an issue than this when 3+ sources have news; 1 turns it off."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,15 @@ class FeedSettings:
     """Sentences per summary for this feed; 0 uses `[summary] sentences`."""
     summary_algorithm: FeedSummaryAlgorithm = ""
     """Summariser for this feed; "" uses `[summary] algorithm`."""
+    # Selection (digest/select/): what of this feed an editor lets into an issue.
+    sponsored: bool = False
+    """Keep sponsored, advertising, job and affiliate-deal posts (left out by default)."""
+    include: tuple[str, ...] = ()
+    """Only stories matching one of these: a word or phrase, or a /regular expression/."""
+    exclude: tuple[str, ...] = ()
+    """Leave out stories matching any of these (same forms as `include`)."""
+    section: str = ""
+    """Heading this feed's stories go under in the email, web page and text part."""
 
 
 @dataclass(frozen=True)

@@ -272,6 +272,19 @@ def allowances(values: list[str]) -> list[str]:
     return values
 
 
+def filters(values: list[str]) -> list[str]:
+    """`[[feeds]] include` / `exclude`: words, phrases or /regular expressions/."""
+    for pattern in values:
+        if not pattern.strip():
+            raise ValueError("has an empty filter")
+        if len(pattern) > 2 and pattern.startswith("/") and pattern.endswith("/"):
+            try:
+                re.compile(pattern[1:-1])
+            except re.error as e:
+                raise ValueError(f"has an invalid regular expression {pattern!r}: {e}") from None
+    return values
+
+
 def rate(value: float) -> float:
     if 0 < value < 0.001:
         raise ValueError("must be 0 (no cap) or at least 0.001 messages per second")
@@ -281,6 +294,9 @@ def rate(value: float) -> float:
 # A timedelta, a sleep or a port number overflows past the upper bounds.
 FIELDS: dict[str, Callable[[Any], Any]] = {
     "fetch.allow_private": allowances,
+    "feeds.include": filters,
+    "feeds.exclude": filters,
+    "newsletter.max_source_share": between(0, 1),
     "newsletter.max_stories": COUNT,
     "newsletter.lookback_days": between(0, 36_500),
     "feeds.summary_sentences": between(0, LARGEST),

@@ -44,6 +44,16 @@ class Fetched:
 
 
 @dataclass(frozen=True)
+class Picture:
+    """One rendition of a story's picture, with what is known of its size."""
+
+    url: str
+    width: int | None = None  # pixels, from attributes, srcset or the URL; None when unknown
+    height: int | None = None
+    alt: str = ""  # from the caption, the image's title or alt text
+
+
+@dataclass(frozen=True)
 class Entry:
     """A feed item, normalised: plain-text title, canonical URL, raw content HTML."""
 
@@ -62,6 +72,9 @@ class Entry:
     comments_page: str | None = None  # where readers join the conversation
     is_excerpt: bool = False
     excerpt_html: str = ""  # the feed's own summary when the content is richer (a standfirst)
+    pictures: tuple[Picture, ...] = ()  # every candidate rendition the item offered
+    categories: tuple[str, ...] = ()
+    section: str = ""  # `[[feeds]] section`: the heading the story goes under
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,8 @@ class Article:
     image: str | None = None
     blocks: tuple[Block, ...] = ()  # the whole text, typed (headings, lists, quotes, code…)
     standfirst: str = ""  # the publisher's own excerpt, plain text, when it has one
+    picture: Picture | None = None
+    page_url: str | None = None  # where the article page was found, after redirects
 
 
 @dataclass(frozen=True)
@@ -160,6 +175,8 @@ class Story:
     comments: tuple[Comment, ...] = ()
     comments_url: str | None = None
     key: str = ""  # the entry's identity, remembered once the story is sent
+    picture: Picture | None = None  # `image` with its size and alt text, when known
+    section: str = ""
 
 
 @dataclass(frozen=True)

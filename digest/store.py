@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import DigestError, StateError
-from digest.models import Entry, Fetched, Subscriber, Validators
+from digest.models import Entry, Fetched, Picture, Subscriber, Validators
 from digest.store_errors import one_line_errors, state_error
 
 MIGRATIONS: list[str] = [
@@ -87,7 +87,7 @@ MIGRATIONS: list[str] = [
     );
     """,
 ]
-ENTRIES_FORMAT = 1
+ENTRIES_FORMAT = 2
 """Version of the JSON in `parsed_feeds`; another version reads as absent (a full fetch)."""
 
 
@@ -437,11 +437,14 @@ def _row(entry: Entry) -> dict[str, object]:
     # Not dataclasses.asdict: it deep-copies every value, several times slower.
     row = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
     row["published"] = entry.published.isoformat() if entry.published else None
+    row["pictures"] = [[p.url, p.width, p.height, p.alt] for p in entry.pictures]
     return row
 
 
 def _entry(row: dict[str, Any]) -> Entry:
     published = row.pop("published")
+    row["pictures"] = tuple(Picture(*p) for p in row.get("pictures") or ())
+    row["categories"] = tuple(row.get("categories") or ())
     return Entry(**row, published=datetime.fromisoformat(published) if published else None)
 
 

@@ -270,6 +270,7 @@ def test_reddit_and_hn_discussions_in_a_build(
                 "[newsletter]",
                 'title = "Test Insider"',
                 "lookback_days = 0",
+                "max_source_share = 1",  # every story, the slow thread's too
                 'unsubscribe = "mailto:leave@example.com"',
                 "[[feeds]]",
                 f'url = "{base}/forum/feed.xml"',

@@ -239,7 +239,8 @@ def test_selection_survives_any_window_and_any_date(
         for i, when in enumerate(published)
     )  # fmt: skip
     with State(":memory:") as store:
-        chosen = select([Feed(url="f", status=FeedStatus.OK, entries=entries)], store, config, NOW)
+        feed = Feed(url="f", status=FeedStatus.OK, entries=entries)
+        chosen = select([feed], store, config, NOW).entries
     assert len(chosen) <= min(len(entries), max_stories)
     if lookback == 0:  # no limit: everything
         assert len(chosen) == min(len(entries), max_stories)

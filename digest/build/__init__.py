@@ -32,7 +32,8 @@ from typing import Protocol, TypeVar
 import httpx
 
 from digest import isolate
-from digest.build.prefetch import Ahead, is_recent, newest_first
+from digest import select as selection
+from digest.build.prefetch import Ahead
 from digest.build.stories import Network, network, story
 from digest.build.workers import Workers, processes_for
 from digest.collect.feeds import read_feed
@@ -119,6 +120,7 @@ def build(
 
     fresh_feeds: list[tuple[Fetched, str | None, list[Entry]]] = []
     summaries: list[tuple[str, tuple[str, ...]]] = []
+    twins: dict[str, tuple[str, ...]] = {}  # a story's duplicates, remembered as sent with it
 
     async def gather(pool: Workers) -> tuple[tuple[FeedReport, ...], list[Story] | None]:
         # The renderer's modules (premailer, cssutils, mjml: ~0.3 s) load in a thread
@@ -151,7 +153,9 @@ def build(
             if len(failed) == len(reports) or (strict and failed):
                 ahead.cancel_all()
                 return reports, None
-            entries = select(feeds, store, config, now)
+            chosen = select(feeds, store, config, now)
+            twins.update(chosen.twins)
+            entries = chosen.entries
             ahead.keep_only(entries)
             # What most of a feed's items say is its boilerplate, not news.
             repeated = {f.url: boilerplate.repeated(f.entries) for f in feeds}
@@ -172,7 +176,11 @@ def build(
                 progress,
                 "stories",
             )
-            return reports, [s for s in made if s is not None]
+            # Two redirector links may have led to one article page: one story.
+            stories, folded = selection.fold_stories([s for s in made if s is not None])
+            for key, keys in folded.items():
+                twins[key] = (*twins.get(key, ()), *keys)
+            return reports, stories
 
     try:
         with Workers(processes_for(len(config.feeds)) if workers is None else workers) as pool:
@@ -204,7 +212,9 @@ def build(
     # Stories are remembered only once the issue is on disk: a crash before
     # this line leaves them to be picked again, never lost; a crash after the
     # folder and before this line is mended by `reconcile` on the next start.
-    store.record_issue(issue.id, ((s.key, s.title, s.url) for s in issue.stories))
+    sent = [(s.key, s.title, s.url) for s in issue.stories]
+    sent += [(twin, s.title, s.url) for s in issue.stories for twin in twins.get(s.key, ())]
+    store.record_issue(issue.id, sent)
     try:
         write_archive(output_dir, config)
     except DigestError as e:  # the issue is written: a stale archive is the next build's
@@ -337,13 +347,9 @@ async def _collect(
     )
 
 
-def select(feeds: Sequence[Feed], store: State, config: Config, now: datetime) -> list[Entry]:
-    """New entries within the look-back window, newest first, one per story, capped."""
-    candidates: dict[str, Entry] = {}
-    for feed in feeds:
-        for entry in feed.entries:
-            candidates.setdefault(entry.key, entry)
-    seen = store.seen(candidates)
-    fresh = [e for key, e in candidates.items() if key not in seen and is_recent(e, config, now)]
-    fresh.sort(key=lambda e: newest_first(e, now))
-    return fresh[: config.newsletter.max_stories]
+def select(
+    feeds: Sequence[Feed], store: State, config: Config, now: datetime
+) -> selection.Selection:
+    """The issue's entries (digest/select/), given what earlier issues sent."""
+    keys = [e.key for feed in feeds for e in feed.entries]
+    return selection.choose(feeds, store.seen(keys), config, now)

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from digest import comments, isolate
 from digest.build.workers import Workers
+from digest.collect import links
+from digest.collect.feeds import canonical_url
 from digest.collect.fetcher import PAGE_ACCEPT, Fetcher
 from digest.collect.policy import FoundIn
 from digest.config import CommentSettings, Config, FeedSettings
@@ -119,9 +121,10 @@ async def _story(
             summaries.append((key, summary))
     # Too little prose to choose from: the article's own opening, never nothing.
     summary = opening.or_opening(summary, article, language, count, max_words)
+    final = links.after_redirects(entry.url, article.page_url)
     return Story(
         title=entry.title,
-        url=entry.url,
+        url=canonical_url(final) if final != entry.url else entry.url,
         source=entry.source,
         author=entry.author,
         published=entry.published,
@@ -132,6 +135,8 @@ async def _story(
         # A discussion link the policy refused is no place to send readers either.
         comments_url=(None if thread.refused else entry.comments_page) or entry.url or None,
         key=entry.key,
+        picture=article.picture,
+        section=entry.section,
     )
 
 

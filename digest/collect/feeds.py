@@ -30,6 +30,7 @@ import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from digest import isolate
+from digest.collect import images, links
 from digest.collect.dates import is_cjk_date, parse_date
 from digest.collect.jsonfeed import looks_like_json_feed, parse_json_feed
 from digest.errors import FeedError
@@ -53,6 +54,10 @@ _MAX_DTD_BYTES = 2048
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.S | re.I)
 _EXTERNAL_ENTITY = re.compile(rb"<!ENTITY\s+(%\s+)?[\w.:-]+\s+(SYSTEM|PUBLIC)\b", re.I)
 _CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]{1,12}|[0-9]{1,12});")
+_GENERIC_TITLES = {
+    "photo", "video", "audio", "quote", "link", "chat", "image", "untitled", "no title",
+    "foto", "bild", "sans titre", "sin título", "ohne titel",
+}  # fmt: skip
 _COMMENT_FEED_TYPES = {"application/atom+xml", "application/rss+xml", "application/xml", "text/xml"}
 
 
@@ -68,9 +73,13 @@ def read_feed(fetched: Fetched) -> tuple[str | None, list[Entry], list[str]]:
     feed_title = text_field(parsed, parsed.feed, "title") or None
     source = feed_title or (_host(fetched.final_url) or isolate.label(fetched.url))
     language = _language(parsed.feed.get("language"))
+    # A local file has no address: relative links resolve against the feed's own <link>.
+    home = safe_url(parsed.feed.get("link")) if not _is_http(fetched.final_url) else None
+    srcsets = images.srcsets_in(fetched.content)
+    origlinks = links.origlinks_in(fetched.content)
     entries, warnings = isolate.each(
         parsed.entries,
-        lambda raw: _entry(raw, fetched, source, language, parsed),
+        lambda raw: _entry(raw, fetched, source, language, parsed, home, srcsets, origlinks),
         lambda raw: str(raw.get("link") or raw.get("id") or f"{fetched.url} (an entry)"),
         "entry",
     )
@@ -98,7 +107,7 @@ def parse_document(fetched: Fetched) -> Any:
     """feedparser's result for the bytes, refusing what is not a feed at all."""
     body = fetched.content
     _refuse_entity_bombs(body)
-    headers = {"content-location": fetched.final_url}
+    headers = {"content-location": fetched.final_url} if _is_http(fetched.final_url) else {}
     if fetched.content_type:
         headers["content-type"] = fetched.content_type
     if looks_like_json_feed(body):
@@ -175,12 +184,23 @@ def _one_line(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _is_http(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
 def _entry(
-    raw: Any, fetched: Fetched, source: str, language: str | None, parsed: Any
+    raw: Any,
+    fetched: Fetched,
+    source: str,
+    language: str | None,
+    parsed: Any,
+    home: str | None = None,
+    srcsets: dict[str, str] | None = None,
+    origlinks: dict[str, str] | None = None,
 ) -> Entry | None:
-    base = fetched.final_url if "://" in fetched.final_url else None
+    base = fetched.final_url if _is_http(fetched.final_url) else home
     given = raw.get("link")
-    link = safe_url(given, base)
+    link = links.unwrap(safe_url(given, base), raw, base, origlinks)
     # feedparser empties a link it cannot resolve against the feed's URL.
     dropped = any(not lk.get("href") for lk in raw.get("links") or () if isinstance(lk, dict))
     if (given and not link and _claims_http(given)) or (not given and dropped):
@@ -189,14 +209,17 @@ def _entry(
     content_html = _content(raw)
     summary_html = raw.get("summary", "") or ""
     title = text_field(parsed, raw, "title")
-    if not title:
+    if not title or title.casefold().strip("()[] ") in _GENERIC_TITLES:
+        # Tumblr and others title untitled posts "Photo", "Video"…: the text says more.
         words = " ".join(html_to_paragraphs(content_html)).split()
-        title = " ".join(words[:12]) + ("…" if len(words) > 12 else "")
+        title = " ".join(words[:12]) + ("…" if len(words) > 12 else "") or title
     if not title and not url:
         return None
     guid = isolate.valid_text(str(raw.get("id") or ""))
     key = url or guid or _hash(fetched.url, title, content_html)
     comment_count, comments_feed = _comments(raw, base)
+    pictures = images.from_entry(raw, base, srcsets)
+    picture = images.best(pictures)
     return Entry(
         key=key,
         title=title or "(untitled)",
@@ -205,7 +228,9 @@ def _entry(
         feed_url=fetched.url,
         author=_author(raw, parsed),
         published=entry_time(raw, language),
-        image=_image(raw, base),
+        image=picture.url if picture else None,
+        pictures=tuple(pictures),
+        categories=_categories(raw),
         content_html=content_html,
         language=language,
         comments_feed=comments_feed,
@@ -283,24 +308,9 @@ def entry_time(raw: Any, language: str | None = None) -> datetime | None:
     return None
 
 
-def _image(raw: Any, base: str | None) -> str | None:
-    candidates: list[str | None] = []
-    for media in raw.get("media_content") or []:
-        medium, mime = media.get("medium", ""), media.get("type", "")
-        if medium == "image" or mime.startswith("image/") or (not medium and not mime):
-            candidates.append(media.get("url"))
-    candidates += [m.get("url") for m in raw.get("media_thumbnail") or []]
-    for link in raw.get("links") or []:
-        if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
-            candidates.append(link.get("href"))
-    for enclosure in raw.get("enclosures") or []:
-        if str(enclosure.get("type", "")).startswith("image/"):
-            candidates.append(enclosure.get("href"))
-    for url in candidates:
-        safe = safe_url(url, base)
-        if safe:
-            return safe
-    return None
+def _categories(raw: Any) -> tuple[str, ...]:
+    terms = (inline_text(str(t.get("term") or t.get("label") or "")) for t in raw.get("tags") or [])
+    return tuple(dict.fromkeys(t for t in terms if t))
 
 
 def _comments(raw: Any, base: str | None) -> tuple[int | None, str | None]:

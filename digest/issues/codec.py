@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from digest.models import Comment, FeedReport, FeedStatus, Issue, Quote, Story
+from digest.models import Comment, FeedReport, FeedStatus, Issue, Picture, Quote, Story
 
 
 def dumps(issue: Issue, subject: str | None = None) -> str:
@@ -91,6 +91,10 @@ def _story(story: Story) -> dict[str, Any]:
         "author": story.author,
         "published": _iso(story.published),
         "image": story.image,
+        "image_width": story.picture.width if story.picture else None,
+        "image_height": story.picture.height if story.picture else None,
+        "image_alt": story.picture.alt if story.picture else "",
+        "section": story.section,
         "summary": list(story.summary),
         "comment_count": story.comment_count,
         "comments_url": story.comments_url,
@@ -123,6 +127,8 @@ def _read_story(s: dict[str, Any]) -> Story:
         author=s.get("author"),
         published=_when(s.get("published")),
         image=s.get("image"),
+        picture=_read_picture(s),
+        section=str(s.get("section") or ""),
         summary=tuple(str(x) for x in s.get("summary") or ()),
         comment_count=s.get("comment_count"),
         comments=tuple(_read_comment(c) for c in s.get("comments") or ()),
@@ -130,6 +136,18 @@ def _read_story(s: dict[str, Any]) -> Story:
         # Records written before `key` was kept: the URL is the key of almost every story.
         key=str(s["key"] if "key" in s else s.get("url") or ""),
     )
+
+
+def _read_picture(story: dict[str, Any]) -> Picture | None:
+    url = story.get("image")
+    if not isinstance(url, str) or not url:
+        return None
+    width, height = story.get("image_width"), story.get("image_height")
+    width = width if isinstance(width, int) else None
+    height = height if isinstance(height, int) else None
+    alt = str(story.get("image_alt") or "")
+    # Nothing known beyond the URL: the record was written without a Picture.
+    return Picture(url, width, height, alt) if width or height or alt else None
 
 
 def _read_comment(c: dict[str, Any]) -> Comment:

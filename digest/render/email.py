@@ -41,6 +41,8 @@ __all__ = ["inline_css", "mjml_to_html"]  # re-exported: the render stage's two 
 logger = logging.getLogger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
+LEAD_MIN_WIDTH = 300
+"""A picture known to be narrower is shown as a thumbnail, never stretched to the 600 px lead."""
 
 
 class StoryContext(TypedDict):
@@ -52,6 +54,12 @@ class StoryContext(TypedDict):
     author: str | None
     published: datetime | None
     image: str  # http(s) or ""
+    image_alt: str  # the caption or image title; the story's title when there is none
+    image_width: int | None  # the rendition's pixel size, when known
+    image_height: int | None
+    image_small: bool  # known to be under 300 px wide: a thumbnail, never the 600 px lead
+    section: str  # `[[feeds]] section`, or ""
+    section_start: bool  # the first story of its section: the heading goes above it
     summary: list[str]
     comment_count: int | None
     comments: list[CommentContext]
@@ -112,8 +120,10 @@ def _comments_label(shown: int, total: int | None, t: Words) -> str:
 
 
 def _story_context(
-    index: int, story: Story, config: Config, issue_id: str, t: Words
+    index: int, story: Story, config: Config, issue_id: str, t: Words, previous: Story | None
 ) -> StoryContext:
+    picture = story.picture if story.picture and story.picture.url == story.image else None
+    width = picture.width if picture else None
     return StoryContext(
         index=index,
         lead=index == 0,
@@ -123,6 +133,13 @@ def _story_context(
         author=story.author,
         published=story.published,
         image=output_url(story.image),
+        image_alt=(picture.alt if picture else "") or story.title,
+        image_width=width,
+        image_height=picture.height if picture and width else None,
+        image_small=width is not None and width < LEAD_MIN_WIDTH,
+        section=story.section,
+        section_start=bool(story.section)
+        and (previous is None or previous.section != story.section),
         summary=list(story.summary),
         comment_count=story.comment_count,
         comments=[comment_context(c, output_url(c.url)) for c in story.comments],
@@ -158,7 +175,10 @@ def issue_context(
         postal_address=settings.postal_address,
         date=issue.generated_at,
         now=issue.generated_at,
-        stories=[_story_context(i, s, config, issue.id, t) for i, s in enumerate(issue.stories)],
+        stories=[
+            _story_context(i, s, config, issue.id, t, issue.stories[i - 1] if i else None)
+            for i, s in enumerate(issue.stories)
+        ],
         story_count=len(issue.stories),
         more_stories=more_stories,
         theme=theme_context(config.theme, output_url(config.theme.logo_url)),

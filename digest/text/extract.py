@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
+from digest.collect import images
 from digest.config import FullText
 from digest.models import Article, Block, BlockKind, Entry, Fetched
 from digest.text.blocks import html_to_blocks, prose
-from digest.text.sanitise import safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,12 @@ def needs_page(entry: Entry, mode: FullText) -> bool:
 def from_feed(entry: Entry) -> Article:
     """The article as the feed carries it (full content, or the excerpt)."""
     blocks = _trimmed(html_to_blocks(entry.content_html))
+    picture = images.best(entry.pictures)
     return Article(
         entry=entry,
         paragraphs=prose(blocks),
-        image=entry.image,
+        image=picture.url if picture else entry.image,
+        picture=picture,
         blocks=blocks,
         standfirst=standfirst(entry),
     )
@@ -94,9 +97,15 @@ def from_page(entry: Entry, page: Fetched) -> Article:
         tree = trafilatura.load_html(page.content)
         if tree is None:
             logger.info("%s: the page is not HTML, keeping the feed's text", entry.url)
-            return fallback
+            return replace(fallback, page_url=page.final_url)
         # Read before extracting: trafilatura prunes the tree it is given.
-        image = entry.image or safe_url(page_image(tree), page.final_url)
+        page_html = page.content.decode("utf-8", "replace")
+        candidates = [*entry.pictures, *images.from_page(page_html, page.final_url)]
+        if not candidates:
+            found = images.picture(page_image(tree), page.final_url)
+            candidates = [found] if found else []
+        picture = images.best(candidates)
+        image = picture.url if picture else entry.image
         description = page_description(tree)
         markup = trafilatura.extract(
             tree,
@@ -109,7 +118,7 @@ def from_page(entry: Entry, page: Fetched) -> Article:
         )
     except Exception as e:  # trafilatura raises a zoo of lxml/parser errors on junk
         logger.warning("%s: could not extract the article text: %s", entry.url, e)
-        return fallback
+        return replace(fallback, page_url=page.final_url)
     blocks = html_to_blocks(markup or "")
     # Extractors often keep the page's headline as the first block.
     if blocks and blocks[0].text.casefold() == entry.title.casefold():
@@ -124,8 +133,18 @@ def from_page(entry: Entry, page: Fetched) -> Article:
             image=image,
             blocks=fallback.blocks,
             standfirst=lead,
+            picture=picture,
+            page_url=page.final_url,
         )
-    return Article(entry=entry, paragraphs=paragraphs, image=image, blocks=blocks, standfirst=lead)
+    return Article(
+        entry=entry,
+        paragraphs=paragraphs,
+        image=image,
+        blocks=blocks,
+        standfirst=lead,
+        picture=picture,
+        page_url=page.final_url,
+    )
 
 
 def page_description(tree: Any) -> str | None:
