@@ -227,7 +227,7 @@ def test_include_and_exclude_words_and_regular_expressions(
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ('["/([a-z/"]', "feeds[0].include = ['/([a-z/'] has an invalid regular expression '/([a-z/'"),
+        ('["/([a-z/"]', "has an invalid regular expression '/([a-z/'"),
         ('"electric"', "feeds[0].include = "),
         ('["ok", ""]', "feeds[0].include = "),
     ],
