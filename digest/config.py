@@ -182,6 +182,9 @@ class SmtpSettings:
     """PEM private key file: sign every message with DKIM for the From domain."""
     dkim_selector: str = ""
     """DKIM selector whose DNS TXT record holds the public key."""
+    bounce_address: str = ""
+    """Envelope sender for bounces, e.g. "bounces@example.org": each message goes out
+    from "bounces+<id>@example.org" (VERP) so `digest bounces` knows who bounced."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,29 @@ class ScheduleSettings:
     """IANA zone of the cron expression, e.g. "America/Detroit"; empty means the machine's."""
     grace_minutes: int = 720
     """After downtime, a missed due time is caught up once if it is at most this old."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """`digest serve`: the readers' web app (subscribe, confirm, preferences, unsubscribe)."""
+
+    base_url: str = ""
+    """Public address of the app, e.g. "https://news.example.org"; every link points there."""
+    host: str = "127.0.0.1"
+    """Interface to listen on (behind a reverse proxy: loopback)."""
+    port: int = 8080
+    trusted_proxies: str = "127.0.0.1"
+    """Comma-separated proxy addresses whose X-Forwarded-For is believed ("*": any)."""
+    welcome: bool = True
+    """Mail the newest issue to a reader as soon as they confirm."""
+    confirm_hours: int = 48
+    """A confirmation link works for this many hours."""
+    subscribe_per_ip: int = 10
+    """Subscribe requests one client address may make per hour."""
+    subscribe_per_address: int = 3
+    """Confirmation mails one email address may be sent per day."""
+    soft_bounce_limit: int = 3
+    """Soft bounces (mailbox full, server busy) after which an address is suppressed."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +232,7 @@ class Config:
     theme: ThemeSettings = field(default_factory=ThemeSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
     base_dir: Path = field(default_factory=Path.cwd)
     """Folder of config.toml: relative paths are resolved against it."""
 
@@ -221,6 +248,13 @@ class Config:
     def state_path(self) -> Path:
         env = os.environ.get("DIGEST_STATE")
         return Path(env) if env else self.resolve(self.state.path)
+
+    @property
+    def unsubscribe_url(self) -> str:
+        """Where the footer and List-Unsubscribe send a reader: `digest serve` when it is public."""
+        if self.server.base_url:
+            return f"{self.server.base_url.rstrip('/')}/unsubscribe/{{token}}"
+        return self.newsletter.unsubscribe
 
     @property
     def templates_dir(self) -> Path:
@@ -240,6 +274,7 @@ _SECTIONS: dict[str, type] = {
     "theme": ThemeSettings,
     "smtp": SmtpSettings,
     "schedule": ScheduleSettings,
+    "server": ServerSettings,
 }
 _POSITIVE = {
     "max_stories", "sentences", "per_story", "max_words", "concurrency", "per_host", "timeout",
@@ -249,6 +284,7 @@ _NON_NEGATIVE = {"lookback_days", "max_redirects", "rate", "retries", "backoff",
 _NON_NEGATIVE.add("summary_sentences")
 _POSITIVE.add("port")
 _SHARE = {"abuse_threshold"}
+_POSITIVE |= {"confirm_hours", "subscribe_per_ip", "subscribe_per_address", "soft_bounce_limit"}
 
 
 def load_config(path: Path | str, **overrides: Any) -> Config:
@@ -362,6 +398,24 @@ def _check(key: str, expected: Any, value: Any) -> str | None:
         return f"must not be negative, not {value!r}"
     if key in _SHARE and not 0 <= value <= 1:
         return f"must be between 0 and 1, not {value!r}"
+    if key == "base_url" and value:
+        return _check_base_url(value)
+    if key == "bounce_address" and value and not re.fullmatch(r"[^@\s+<>]+@[^@\s<>]+", value):
+        return f'must be a bare address without "+", like "bounces@example.org", not {value!r}'
+    return None
+
+
+_BASE_URL = re.compile(r"(https?)://([A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\])(:\d+)?(/[^\s?#]*)?")
+
+
+def _check_base_url(value: str) -> str | None:
+    """https, or http on loopback only: RFC 8058 one-click needs https on the internet."""
+    match = _BASE_URL.fullmatch(value)
+    if not match:
+        return f'must be an http(s) URL like "https://news.example.org", not {value!r}'
+    host = match.group(2)
+    if match.group(1) == "http" and not (host == "localhost" or host.startswith("127.")):
+        return f"must use https (http only for localhost), not {value!r}"
     return None
 
 

@@ -4,8 +4,10 @@ DigestError                 the CLI prints the message on one line (exit code in
 ├── ConfigError             config.toml, a theme file or an environment variable is wrong
 ├── FetchError              one URL could not be fetched (costs only that feed, page or thread)
 ├── FeedError               a fetched body is not a usable feed, page or comment thread
+├── BounceError             a mailbox of bounce reports cannot be read
 ├── RenderError             a template failed (names the file and line)
 ├── SubscriberError         a bad address, a bad CSV, or an unknown subscriber or token
+│   └── ExpiredTokenError   a genuine confirmation link, too old to use
 └── DeliveryError           writing the issue or sending it failed
     ├── TransientError      a 4xx reply or a lost connection: worth another try later
     ├── PermanentError      a 5xx reply for one recipient: recorded, never retried
@@ -36,7 +38,15 @@ class RenderError(DigestError):
     pass
 
 
+class BounceError(DigestError):
+    pass
+
+
 class SubscriberError(DigestError):
+    pass
+
+
+class ExpiredTokenError(SubscriberError):
     pass
 
 

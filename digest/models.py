@@ -157,3 +157,14 @@ class Subscriber:
     status: str
     subscribed_at: str
     unsubscribed_at: str | None = None
+    status_at: str = ""  # when the status last changed
+    cause: str = ""  # why it did ("confirmed by the reader", "550 5.1.1 …")
+    preferences: Preferences = field(default_factory=lambda: Preferences())
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What one reader chose: the sources they want (none: all) and how often."""
+
+    sources: tuple[str, ...] = ()
+    cadence: str = "issue"  # "issue": every issue; "weekly": one digest of the week

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from digest.errors import DigestError
-from digest.models import Fetched, Subscriber, Validators
+from digest.models import Fetched, Preferences, Subscriber, Validators
 
 MIGRATIONS: list[str] = [
     """
@@ -66,6 +67,29 @@ MIGRATIONS: list[str] = [
     CREATE TABLE schedule_state (
         key TEXT PRIMARY KEY,
         value TEXT
+    );
+    """,
+    # Reader states (pending, active, unsubscribed, bounced, complained) with the time
+    # and cause of each change, preferences, soft-bounce counts, bounce reports read.
+    """
+    ALTER TABLE subscribers ADD COLUMN status_at TEXT NOT NULL DEFAULT '';
+    ALTER TABLE subscribers ADD COLUMN cause TEXT NOT NULL DEFAULT '';
+    ALTER TABLE subscribers ADD COLUMN preferences TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE subscribers ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
+    UPDATE subscribers SET status_at = COALESCE(unsubscribed_at, subscribed_at);
+    CREATE TABLE subscriber_events (
+        id INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        cause TEXT NOT NULL
+    );
+    CREATE INDEX subscriber_events_who ON subscriber_events (subscriber_id);
+    INSERT INTO subscriber_events (subscriber_id, at, status, cause)
+        SELECT id, status_at, status, 'on the list before changes were logged' FROM subscribers;
+    CREATE TABLE bounce_reports (
+        key TEXT PRIMARY KEY,
+        read_at TEXT NOT NULL
     );
     """,
 ]
@@ -202,35 +226,93 @@ class State:
         found = self.db.execute(
             f"SELECT {_SUBSCRIBER} FROM subscribers WHERE {column} = ?", (key,)
         ).fetchone()
-        return Subscriber(*found) if found else None
+        return _subscriber(found) if found else None
 
-    def subscribers(self, *, include_unsubscribed: bool = False) -> list[Subscriber]:
-        """Subscribers in the order they joined."""
-        where = "" if include_unsubscribed else "WHERE status = 'active'"
-        rows = self.db.execute(f"SELECT {_SUBSCRIBER} FROM subscribers {where} ORDER BY id")
-        return [Subscriber(*row) for row in rows]
+    def subscribers(
+        self, *, include_unsubscribed: bool = False, status: str | None = None
+    ) -> list[Subscriber]:
+        """Subscribers in the order they joined: active ones, all, or those in `status`."""
+        if status is None and not include_unsubscribed:
+            status = "active"
+        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+        rows = self.db.execute(f"SELECT {_SUBSCRIBER} FROM subscribers {where} ORDER BY id", args)
+        return [_subscriber(row) for row in rows]
 
-    def insert_subscriber(self, email: str, name: str, status: str) -> None:
-        self.db.execute(
-            "INSERT INTO subscribers (email, name, status, subscribed_at) VALUES (?, ?, ?, ?)",
-            (email, name, status, _now()),
+    def insert_subscriber(
+        self, email: str, name: str, status: str, cause: str = "added by the operator",
+        preferences: str = "{}",
+    ) -> int:  # fmt: skip
+        now = _now()
+        cursor = self.db.execute(
+            "INSERT INTO subscribers (email, name, status, subscribed_at, status_at, cause,"
+            " preferences) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (email, name, status, now, now, cause, preferences),
         )
+        assert cursor.lastrowid is not None
+        self._event(cursor.lastrowid, status, cause, now)
+        return cursor.lastrowid
 
-    def reactivate_subscriber(self, subscriber_id: int, name: str) -> None:
+    def reactivate_subscriber(
+        self, subscriber_id: int, name: str, cause: str = "added again by the operator"
+    ) -> None:
         """Active again; the name is kept unless a new one is given."""
         self.db.execute(
-            "UPDATE subscribers SET status = 'active', unsubscribed_at = NULL,"
-            " name = CASE WHEN ? = '' THEN name ELSE ? END WHERE id = ?",
+            "UPDATE subscribers SET name = CASE WHEN ? = '' THEN name ELSE ? END WHERE id = ?",
             (name, name, subscriber_id),
         )
+        self.set_status(subscriber_id, "active", cause)
 
-    def unsubscribe(self, subscriber_id: int) -> None:
+    def unsubscribe(self, subscriber_id: int, cause: str = "removed by the operator") -> None:
         """Unsubscribed from now on; the first time of leaving is kept."""
+        self.set_status(subscriber_id, "unsubscribed", cause)
+
+    def set_status(self, subscriber_id: int, status: str, cause: str) -> None:
+        """Move a reader to `status`, logging when and why (an active reader rejoins whole)."""
+        now = _now()
         self.db.execute(
-            "UPDATE subscribers SET status = 'unsubscribed',"
-            " unsubscribed_at = COALESCE(unsubscribed_at, ?) WHERE id = ?",
-            (_now(), subscriber_id),
+            "UPDATE subscribers SET status = ?, status_at = ?, cause = ?,"
+            " unsubscribed_at = CASE WHEN ? = 'active' THEN NULL"
+            "  WHEN ? = 'unsubscribed' THEN COALESCE(unsubscribed_at, ?) ELSE unsubscribed_at END,"
+            " soft_bounces = CASE WHEN ? = 'active' THEN 0 ELSE soft_bounces END WHERE id = ?",
+            (status, now, cause[:300], status, status, now, status, subscriber_id),
         )
+        self._event(subscriber_id, status, cause, now)
+
+    def _event(self, subscriber_id: int, status: str, cause: str, at: str) -> None:
+        self.db.execute(
+            "INSERT INTO subscriber_events (subscriber_id, at, status, cause) VALUES (?, ?, ?, ?)",
+            (subscriber_id, at, status, cause[:300]),
+        )
+
+    def subscriber_events(self, subscriber_id: int) -> list[tuple[str, str, str]]:
+        """(time, status, cause) of every change of one reader, oldest first."""
+        rows = self.db.execute(
+            "SELECT at, status, cause FROM subscriber_events WHERE subscriber_id = ? ORDER BY id",
+            (subscriber_id,),
+        )
+        return [(at, status, cause) for at, status, cause in rows]
+
+    def update_subscriber(self, subscriber_id: int, name: str, preferences: str) -> None:
+        self.db.execute(
+            "UPDATE subscribers SET name = ?, preferences = ? WHERE id = ?",
+            (name, preferences, subscriber_id),
+        )
+
+    def soft_bounce(self, subscriber_id: int) -> int:
+        """Count one more soft bounce; returns the count."""
+        row = self.db.execute(
+            "UPDATE subscribers SET soft_bounces = soft_bounces + 1 WHERE id = ?"
+            " RETURNING soft_bounces",
+            (subscriber_id,),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def first_reading(self, key: str) -> bool:
+        """Remember a bounce report by key; False when it was read before."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO bounce_reports (key, read_at) VALUES (?, ?)", (key, _now())
+        )
+        return cursor.rowcount == 1
 
     # Send log -----------------------------------------------------------------
 
@@ -242,7 +324,7 @@ class State:
             " WHERE s.status = 'active' ORDER BY s.id",
             (issue_id,),
         ).fetchall()
-        return [(Subscriber(*row[:-1]), row[-1]) for row in rows]
+        return [(_subscriber(row[:-1]), row[-1]) for row in rows]
 
     def delivery(self, issue_id: str, subscriber_id: int) -> tuple[str, str | None] | None:
         """(subscriber status, send-log status or None) of one pair; None: no such reader."""
@@ -294,8 +376,27 @@ class State:
         )
 
 
-_SUBSCRIBER = "id, email, name, status, subscribed_at, unsubscribed_at"
+_SUBSCRIBER = (
+    "id, email, name, status, subscribed_at, unsubscribed_at, status_at, cause, preferences"
+)
 _SUBSCRIBER_S = ", ".join(f"s.{c}" for c in _SUBSCRIBER.split(", "))
+
+
+def _subscriber(row: tuple[Any, ...]) -> Subscriber:
+    try:
+        stored = json.loads(row[8])
+    except ValueError:
+        stored = {}
+    stored = stored if isinstance(stored, dict) else {}
+    sources = stored.get("sources", [])
+    preferences = Preferences(
+        sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
+        cadence="weekly" if stored.get("cadence") == "weekly" else "issue",
+    )
+    return Subscriber(
+        id=row[0], email=row[1], name=row[2], status=row[3], subscribed_at=row[4],
+        unsubscribed_at=row[5], status_at=row[6], cause=row[7], preferences=preferences,
+    )  # fmt: skip
 
 
 def _now() -> str:

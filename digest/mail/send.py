@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from email.utils import formataddr
 
 from digest.config import Config, SmtpSettings
-from digest.errors import DeliveryError, PermanentError, TransientError
+from digest.errors import ConfigError, DeliveryError, PermanentError, TransientError
 from digest.issues.files import LoadedIssue
 from digest.issues.message import (
     MessageFactory,
@@ -33,8 +33,11 @@ from digest.issues.message import (
     personal_message_id,
     sender_address,
 )
+from digest.mail.bounces import on_refusal, verp_address
 from digest.mail.smtp import SmtpTransport
 from digest.mail.subscribers import ACTIVE, make_token, mask, normalise, token_secret
+from digest.mail.variants import Variants
+from digest.models import Preferences
 from digest.store import State
 
 logger = logging.getLogger(__name__)
@@ -65,12 +68,28 @@ class _Recipient:
     id: int
     email: str
     name: str
+    preferences: Preferences = field(default_factory=Preferences)
 
 
-def pending(state: State, issue_id: str) -> tuple[list[_Recipient], int]:
-    """Active subscribers still owed `issue_id`, and how many already have their outcome."""
-    rows = state.owed(issue_id)
-    todo = [_Recipient(s.id, s.email, s.name) for s, status in rows if status not in (SENT, FAILED)]
+def pending(
+    state: State, issue_id: str, variants: Variants | None = None, only: int | None = None
+) -> tuple[list[_Recipient], int]:
+    """Active subscribers still owed `issue_id`, and how many already have their outcome.
+
+    With `variants`, only readers whose cadence and sources this issue serves;
+    `only` picks one reader whatever their cadence (the welcome mail).
+    """
+    rows = [
+        (s, status)
+        for s, status in state.owed(issue_id)
+        if (only is None or s.id == only)
+        and (variants is None or variants.wants(s.preferences, any_cadence=only is not None))
+    ]
+    todo = [
+        _Recipient(s.id, s.email, s.name, s.preferences)
+        for s, status in rows
+        if status not in (SENT, FAILED)
+    ]
     return todo, len(rows) - len(todo)
 
 
@@ -83,22 +102,24 @@ def send_issue(
     stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], object] = time.sleep,
     dry_run: bool = False,
+    only: int | None = None,
 ) -> SendReport:
     """Mail `loaded` to every active subscriber who does not have it yet.
 
     `stop` is asked between messages (the scheduler's SIGTERM flag); `sleep`
-    waits for the rate limit and the retry backoff.
+    waits for the rate limit and the retry backoff. Each reader gets the
+    variant of their preferences (mail/variants.py); `only` mails one reader.
     """
     secret = token_secret(config)
     sign = dkim_signer(config)
     sender = sender_address(config)
     issue_id = loaded.issue.id
-    todo, done = pending(state, issue_id)
-    factory = MessageFactory(loaded.issue, loaded.rendered, config)
+    variants = Variants(config, loaded)
+    todo, done = pending(state, issue_id, variants, only)
     report = SendReport(issue_id=issue_id, total=len(todo) + done, already=done)
     if dry_run:
         for recipient in todo:  # build each message so a bad key or header shows now
-            _render(factory, recipient, secret, sign)
+            _render(variants.factory(recipient.preferences), recipient, secret, sign)
         report.left = len(todo)
         return report
     if not todo:
@@ -130,14 +151,19 @@ def send_issue(
                     issue_id,
                     recipient.id,
                 )
-            raw = _render(factory, recipient, secret, sign)
+            raw = _render(variants.factory(recipient.preferences), recipient, secret, sign)
             wait = next_at - time.monotonic()
             if wait > 0:
                 sleep(wait)
             next_at = max(next_at, time.monotonic()) + interval
+            envelope = sender
+            if config.smtp.bounce_address:  # VERP: a bounce names its reader
+                envelope = verp_address(config.smtp.bounce_address, recipient.id)
             try:
-                outcome, detail = _deliver(smtp, config.smtp, sender, recipient, raw, stop, sleep)
-            except DeliveryError as e:  # the server refused the sender: nothing went out
+                outcome, detail = _deliver(smtp, config.smtp, envelope, recipient, raw, stop, sleep)
+                if outcome == FAILED:
+                    on_refusal(state, recipient.id, detail)  # stops on an authentication refusal
+            except (DeliveryError, ConfigError) as e:  # refused as a sender: nothing went out
                 unsettled = (recipient.id, DEFERRED, str(e))
                 raise
             unsettled = (recipient.id, outcome, detail)

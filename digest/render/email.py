@@ -309,7 +309,7 @@ def issue_context(
         number=number,
         newsletter_url=safe_url(settings.url),
         view_url=web_url(config, issue.id),
-        unsubscribe=safe_url(settings.unsubscribe, "mailto"),
+        unsubscribe=safe_url(config.unsubscribe_url, "mailto"),
         postal_address=settings.postal_address,
         date=issue.generated_at,
         now=issue.generated_at,
