@@ -106,7 +106,7 @@ def on_refusal(state: State, subscriber_id: int, reply: str) -> None:
             subscriber = state.subscriber(subscriber_id)
             if subscriber is not None and subscriber.status in (ACTIVE, PENDING):
                 state.set_status(subscriber_id, BOUNCED, f"refused at send time: {reply}")
-        logger.info("subscriber #%d suppressed: %s", subscriber_id, reply)
+        logger.info("subscriber #%d suppressed: %s at send time", subscriber_id, reply[:9])
 
 
 # Reading reports ---------------------------------------------------------------

@@ -19,8 +19,7 @@ from pathlib import Path
 from digest.config import Config
 from digest.issues.files import LoadedIssue, read_issues
 from digest.issues.message import MessageFactory
-from digest.models import Issue, Preferences, Story
-from digest.render.email import render_issue
+from digest.models import Issue, Preferences, RenderedIssue, Story
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ class Variants:
             issue, rendered = self.loaded.issue, self.loaded.rendered
             if key:
                 issue = dataclasses.replace(issue, stories=stories)
-                rendered = render_issue(issue, self.config)
+                rendered = _render(issue, self.config)
                 self.renders += 1
                 logger.info("issue %s: variant for %s rendered", issue.id, ", ".join(key))
             self._factories[key] = MessageFactory(issue, rendered, self.config)
@@ -100,7 +99,7 @@ def weekly_issue(config: Config, output_dir: Path, day: date) -> LoadedIssue | N
         stories=stories,
         feeds=(),
     )
-    return LoadedIssue(week, render_issue(week, config), output_dir)
+    return LoadedIssue(week, _render(week, config), output_dir)
 
 
 def last_week(now: datetime) -> date:
@@ -114,6 +113,12 @@ def sources(config: Config, output_dir: Path) -> list[str]:
     for issue in read_issues(output_dir)[:20]:
         found.update(s.source for s in issue.stories if s.source)
     return sorted(found, key=str.casefold)
+
+
+def _render(issue: Issue, config: Config) -> RenderedIssue:
+    from digest.render.email import render_issue  # the renderer loads only when a variant needs it
+
+    return render_issue(issue, config)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -1,0 +1,57 @@
+"""The reader pages, rendered by the theme's Jinja environment (templates/default/pages/).
+
+They share the web version's stylesheet and the newsletter's name, colours
+and footer, so an overridden theme restyles the app as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import jinja2
+
+from digest.config import Config
+from digest.errors import RenderError
+from digest.render.email import make_environment, safe_url
+from digest.render.i18n import Words
+from digest.render.theme import ThemeContext, theme_context
+
+
+class PageContext(TypedDict):
+    title: str  # the newsletter's name
+    description: str
+    language: str
+    postal_address: str
+    root: str  # the app's own address, ending in "/" ("/" when base_url is unset)
+    theme: ThemeContext
+    t: Words
+
+
+class Pages:
+    """Renders `pages/<name>.html.j2` with the shared context plus the page's own values."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        settings = config.newsletter
+        root = config.server.base_url.rstrip("/") + "/" if config.server.base_url else "/"
+        self.base = PageContext(
+            title=settings.title,
+            description=settings.description,
+            language=settings.language or "en",
+            postal_address=settings.postal_address,
+            root=root,
+            theme=theme_context(config.theme, safe_url(config.theme.logo_url)),
+            t=Words(settings.language),
+        )
+        self.env = make_environment(config)
+
+    def render(self, name: str, heading: str, **values: Any) -> str:
+        context = {**self.base, "heading": heading, **values}
+        try:
+            return self.env.get_template(f"pages/{name}.html.j2").render(context)
+        except jinja2.TemplateError as e:  # an overridden page is user code: say which
+            raise RenderError(f"pages/{name}.html.j2: {e.message or type(e).__name__}") from e
+
+    def url(self, path: str) -> str:
+        """An absolute link when base_url is set (mails, forms), else a root-relative one."""
+        return self.base["root"] + path.lstrip("/")
