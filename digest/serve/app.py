@@ -204,7 +204,7 @@ class ReaderApp:
             )
         except SubscriberError:
             page = self._form_page(
-                nonce,
+                nonce or forms.new_nonce(),
                 "That does not look like an email address.",
                 email=form.email,
                 name=form.name,

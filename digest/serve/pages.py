@@ -45,7 +45,7 @@ class Pages:
         )
         self.env = make_environment(config)
 
-    def render(self, name: str, heading: str, **values: Any) -> str:
+    def render(self, name: str, heading: str, /, **values: Any) -> str:
         context = {**self.base, "heading": heading, **values}
         try:
             return self.env.get_template(f"pages/{name}.html.j2").render(context)
