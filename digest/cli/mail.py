@@ -193,7 +193,7 @@ def subscribers_list(
             rows = state.subscribers(include_unsubscribed=everyone, status=status)
         table = Table(show_header=True, title_justify="left", title=f"{len(rows)} subscribers")
         for column in ("email", "name", "status", "since", "cause", "gets"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in ("email", "status", "since"))
         for row in rows:
             gets = "weekly" if row.preferences.cadence == "weekly" else "every issue"
             if row.preferences.sources:
