@@ -54,7 +54,12 @@ class Catcher:
     refuse: dict[str, str] = field(default_factory=dict)
 
     async def handle_RCPT(
-        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: list[str]
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
     ) -> str:
         if address in self.refuse:
             return self.refuse[address]
@@ -62,7 +67,8 @@ class Catcher:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        parsed = email.message_from_bytes(envelope.original_content or b"", policy=email.policy.default)
+        raw = envelope.original_content or b""
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(Caught(str(envelope.mail_from), list(envelope.rcpt_tos), parsed))
         return "250 2.0.0 queued"

@@ -185,7 +185,8 @@ def test_dsn_status_decides(status: str, action: str, diagnostic: str, kind: str
     )
     assert [b.kind for b in found] == ([kind] if kind else [])
     for bounce in found:
-        assert (bounce.subscriber_id, bounce.address, bounce.status) == (7, "ann@example.org", status)
+        assert (bounce.subscriber_id, bounce.address) == (7, "ann@example.org")
+        assert bounce.status == status
 
 
 def test_arf_complaint_names_the_reader() -> None:
@@ -199,7 +200,7 @@ def test_arf_complaint_names_the_reader() -> None:
 def test_verp_round_trip() -> None:
     assert verp_id(verp_address(BOUNCES, 42), BOUNCES) == 42
     assert verp_id("<BOUNCES+42@NEWS.EXAMPLE.COM>", BOUNCES) == 42
-    for other in ("bounces+x@news.example.com", "bounces+4@evil.example", "bounces@news.example.com"):
+    for other in ("bounces+x@news.example.com", "bounces+4@evil.example", BOUNCES):
         assert verp_id(other, BOUNCES) is None
     assert refusal("550 5.1.1 <a@b>: no such user") == "hard"
     assert refusal("550 5.7.26 unauthenticated") == "ours"
@@ -213,7 +214,9 @@ def test_verp_round_trip() -> None:
     action=st.sampled_from(["failed", "delayed", "FAILED", "", "x"]),
 )
 @settings(max_examples=150, deadline=None)
-def test_hostile_reports_never_crash(status: str, diagnostic: str, address: str, action: str) -> None:
+def test_hostile_reports_never_crash(
+    status: str, diagnostic: str, address: str, action: str
+) -> None:
     clean = [s.replace("\r", " ").replace("\n", " ") for s in (status, diagnostic, address)]
     raw = dsn(clean[2], clean[0], verp=3, action=action, diagnostic=clean[1])
     for bounce in parse_bytes(raw, BOUNCES):
@@ -251,7 +254,7 @@ def test_digest_bounces_reads_a_mailbox_once(tmp_path: Path, kind: str) -> None:
     reports = [
         dsn("hard@example.org", verp=ids["hard"], uid="h"),
         *(
-            dsn("soft3@example.org", "4.2.2", verp=ids["soft3"], diagnostic="452 4.2.2 full", uid=f"s{n}")
+            dsn("soft3@example.org", "4.2.2", verp=ids["soft3"], diagnostic="452 full", uid=f"s{n}")
             for n in range(3)
         ),
         *(dsn("soft2@example.org", "5.2.2", verp=ids["soft2"], uid=f"t{n}") for n in range(2)),
@@ -310,7 +313,7 @@ def test_refusals_at_send_time(tmp_path: Path, smtp: tuple[Catcher, int]) -> Non
     # An authentication refusal stops the send: the operator must fix SPF/DKIM/DMARC.
     publish_issue(config, make_issue("2026-12-02", NOW))
     catcher.refuse = {"full@example.org": "550 5.7.26 This mail is unauthenticated"}
-    with State(config.state_path) as state, pytest.raises(ConfigError, match="5.7.26"):
+    with State(config.state_path) as state, pytest.raises(ConfigError, match=r"5\.7\.26"):
         send_issue(config, state, load_issue(config.output_dir, "2026-12-02"))
     with State(config.state_path) as state:
         log = state.send_log("2026-12-02")
