@@ -121,9 +121,7 @@ def build(folder: Path, count: int) -> tuple[Path, dict[str, str]]:
             kind = [("delayed", "4.4.7", 421, "still trying")]
             expected[address] = "active"
         for action, status, code, text in kind:
-            box.add(
-                DSN.format(n=n, action=action, status=status, code=code, text=text, **values)
-            )
+            box.add(DSN.format(n=n, action=action, status=status, code=code, text=text, **values))
             n += 1
         if n >= count:
             break

@@ -8,9 +8,10 @@ subprocess on 127.0.0.5; this process is the load generator: an open-loop
 asyncio client on raw streams (64 keep-alive connections) that starts each
 request on schedule whether or not earlier ones have answered, and times it
 from its scheduled start (so a stalled server shows in the figures instead
-of slowing the generator). The mix: archive 25 %, an issue's web version 25 %, feed 10 %, subscribe form
-15 %, unsubscribe page 10 %, preferences page 10 %, preferences saved (a
-write to the state file) 5 %. Target: 200 requests/s with p99 under 100 ms.
+of slowing the generator). The mix: archive 25 %, an issue's web version
+25 %, feed 10 %, subscribe form 15 %, unsubscribe page 10 %, preferences
+page 10 %, preferences saved (a write to the state file) 5 %.
+Target: 200 requests/s with p99 under 100 ms.
 """
 
 from __future__ import annotations

@@ -274,9 +274,7 @@ def test_pages_archive_issue_feed(site: Running) -> None:
         assert big.status_code in (400, 413)
 
 
-def test_preferences_choose_sources_and_weekly(
-    site: Running, smtp: tuple[Catcher, int]
-) -> None:
+def test_preferences_choose_sources_and_weekly(site: Running, smtp: tuple[Catcher, int]) -> None:
     catcher = smtp[0]
     with State(site.config.state_path) as state:
         for address in ("all@example.org", "roads@example.org", "weekly@example.org"):
