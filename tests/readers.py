@@ -105,7 +105,9 @@ def confirm_link(message: EmailMessage) -> str:
     return found.group(0)
 
 
-def write_config(folder: Path, smtp_port: int, web_port: int, extra: str = "") -> Path:
+def write_config(
+    folder: Path, smtp_port: int, web_port: int, extra: str = "", welcome: bool = False
+) -> Path:
     text = f"""
 [newsletter]
 title = "Test Insider"
@@ -133,7 +135,7 @@ bounce_address = "bounces@news.example.com"
 
 [server]
 base_url = "http://127.0.0.1:{web_port}"
-welcome = false
+welcome = {"true" if welcome else "false"}
 {extra}
 """
     path = folder / "config.toml"

@@ -330,3 +330,18 @@ def _text(caught: object) -> str:
     body = message.get_body(("plain",))
     assert body is not None
     return str(body.get_content())
+
+
+def test_welcome_mail_is_the_newest_issue_once(tmp_path: Path, smtp: tuple[Catcher, int]) -> None:
+    path = write_config(tmp_path, smtp[1], free_port(), welcome=True)
+    publish_issue(load_config(path), make_issue("2026-11-30", NOW - timedelta(days=1)))
+    publish_issue(load_config(path), make_issue("2026-12-01", NOW))
+    for site in run_app(path):
+        with client(site) as web:
+            subscribe(web, "dee@example.org")
+            link = confirm_link(smtp[0].wait_for("dee@example.org")[0].message)
+            assert web.post(link).status_code == 200
+        welcome = smtp[0].wait_for("dee@example.org", 2)[1]
+        assert "Wagon news of 2026-12-01" in _text(welcome)
+        send(site, "2026-12-01")  # the send log knows they have it
+        assert len(smtp[0].to("dee@example.org")) == 2

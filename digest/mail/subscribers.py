@@ -153,6 +153,9 @@ def request(
             # Their choices wait in the row; nothing is mailed before they confirm.
             chosen = preferences_json(preferences)
             state.update_subscriber(existing.id, name or existing.name, chosen)
+        else:  # a write all the same, so that the answer takes as long (no timing oracle)
+            kept = preferences_json(existing.preferences)
+            state.update_subscriber(existing.id, existing.name, kept)
     subscriber = state.subscriber(email)
     assert subscriber is not None
     return subscriber, subscriber.status in (PENDING, UNSUBSCRIBED, BOUNCED)
