@@ -11,6 +11,7 @@ it is made. The chain is::
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -168,3 +169,20 @@ class Preferences:
 
     sources: tuple[str, ...] = ()
     cadence: str = "issue"  # "issue": every issue; "weekly": one digest of the week
+
+    def to_json(self) -> str:
+        return json.dumps({"sources": list(self.sources), "cadence": self.cadence})
+
+    @classmethod
+    def from_json(cls, text: str) -> Preferences:
+        """What the store kept; anything unreadable reads as the defaults."""
+        try:
+            stored = json.loads(text)
+        except ValueError:
+            stored = {}
+        stored = stored if isinstance(stored, dict) else {}
+        sources = stored.get("sources")
+        return cls(
+            sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
+            cadence="weekly" if stored.get("cadence") == "weekly" else "issue",
+        )

@@ -383,19 +383,10 @@ _SUBSCRIBER_S = ", ".join(f"s.{c}" for c in _SUBSCRIBER.split(", "))
 
 
 def _subscriber(row: tuple[Any, ...]) -> Subscriber:
-    try:
-        stored = json.loads(row[8])
-    except ValueError:
-        stored = {}
-    stored = stored if isinstance(stored, dict) else {}
-    sources = stored.get("sources", [])
-    preferences = Preferences(
-        sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
-        cadence="weekly" if stored.get("cadence") == "weekly" else "issue",
-    )
     return Subscriber(
         id=row[0], email=row[1], name=row[2], status=row[3], subscribed_at=row[4],
-        unsubscribed_at=row[5], status_at=row[6], cause=row[7], preferences=preferences,
+        unsubscribed_at=row[5], status_at=row[6], cause=row[7],
+        preferences=Preferences.from_json(row[8]),
     )  # fmt: skip
 
 

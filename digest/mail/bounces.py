@@ -72,7 +72,8 @@ def verp_id(address: str, bounce_address: str) -> int | None:
 
 def status_kind(status: str, diagnostic: str = "") -> Kind | None:
     """hard, soft or ours for an enhanced status code (None: not a failure)."""
-    code = status or (_found.group(0) if (_found := _STATUS.search(diagnostic)) else "")
+    found = _STATUS.search(diagnostic)
+    code = status or (found.group(0) if found else "")
     if code in AUTHENTICATION or any(a in diagnostic for a in AUTHENTICATION):
         return "ours"
     if code.startswith("5."):

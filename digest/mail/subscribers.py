@@ -13,7 +13,6 @@ import base64
 import csv
 import hashlib
 import hmac
-import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -86,7 +85,9 @@ def make_token(
 def check_token(state: State, secret: bytes, token: str) -> Subscriber:
     """The subscriber a token belongs to; SubscriberError when it is forged or unknown."""
     number, _, _ = token.strip().partition("-")
-    subscriber = state.subscriber(int(number)) if number.isdigit() else None
+    # isascii: "²".isdigit() is true; the length keeps the id within SQLite's integers.
+    valid = number.isascii() and number.isdigit() and len(number) <= 15
+    subscriber = state.subscriber(int(number)) if valid else None
     if subscriber is None or not hmac.compare_digest(
         make_token(secret, subscriber.id, subscriber.email), token.strip()
     ):
@@ -110,7 +111,7 @@ def confirm_token(secret: bytes, subscriber: Subscriber, now: float, hours: int)
 def check_confirm_token(state: State, secret: bytes, token: str, now: float) -> Subscriber:
     """The reader a confirmation token names; SubscriberError if forged or used."""
     parts = token.strip().split("-", 2)
-    if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+    if len(parts) == 3 and all(p.isascii() and p.isdigit() and len(p) <= 15 for p in parts[:2]):
         subscriber = state.subscriber(int(parts[0]))
         expires = int(parts[1])
         if subscriber is not None:
@@ -129,10 +130,6 @@ def check_confirm_token(state: State, secret: bytes, token: str, now: float) -> 
     raise SubscriberError("that confirmation link is not valid, or was used already")
 
 
-def preferences_json(preferences: Preferences) -> str:
-    return json.dumps({"sources": list(preferences.sources), "cadence": preferences.cadence})
-
-
 def request(
     state: State, address: str, name: str, preferences: Preferences
 ) -> tuple[Subscriber, bool]:
@@ -146,15 +143,13 @@ def request(
     with state.transaction():
         existing = state.subscriber(email)
         if existing is None:
-            state.insert_subscriber(
-                email, name, PENDING, "asked on the web", preferences_json(preferences)
-            )
+            state.insert_subscriber(email, name, PENDING, "asked on the web", preferences.to_json())
         elif existing.status in (PENDING, UNSUBSCRIBED, BOUNCED):
             # Their choices wait in the row; nothing is mailed before they confirm.
-            chosen = preferences_json(preferences)
+            chosen = preferences.to_json()
             state.update_subscriber(existing.id, name or existing.name, chosen)
         else:  # a write all the same, so that the answer takes as long (no timing oracle)
-            kept = preferences_json(existing.preferences)
+            kept = existing.preferences.to_json()
             state.update_subscriber(existing.id, existing.name, kept)
     subscriber = state.subscriber(email)
     assert subscriber is not None

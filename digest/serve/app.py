@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -35,21 +34,13 @@ from digest.mail.variants import sources
 from digest.models import Subscriber
 from digest.serve import forms
 from digest.serve.limits import RateLimit
-from digest.serve.pages import Pages
+from digest.serve.pages import Pages, respond
 from digest.store import State
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY = 16_384
-HTML = "text/html; charset=utf-8"
 _ISSUE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ASSET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src * data:;"
-    " form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # a token in the address must not leak to other sites
-}
 
 
 class ReaderApp:
@@ -118,11 +109,11 @@ class ReaderApp:
             raise HTTPException(404) from None
 
     async def archive(self, request: Request) -> Response:
-        return _respond(self._file(self.output / "index.html"), cache="public, max-age=60")
+        return respond(self._file(self.output / "index.html"), cache="public, max-age=60")
 
     async def feed(self, request: Request) -> Response:
         body = self._file(self.output / "feed.xml")
-        return _respond(body, media="application/atom+xml", cache="public, max-age=300")
+        return respond(body, media="application/atom+xml", cache="public, max-age=300")
 
     async def issue(self, request: Request) -> Response:
         issue = request.path_params["issue"]
@@ -132,7 +123,7 @@ class ReaderApp:
         folder = self.output / issue
         if name == "web.html" and not (folder / name).is_file():
             name = "email.html"  # issues built before web versions existed
-        return _respond(self._file(folder / name), cache="public, max-age=300")
+        return respond(self._file(folder / name), cache="public, max-age=300")
 
     async def image(self, request: Request) -> Response:
         issue, name = request.path_params["issue"], request.path_params["name"]
@@ -141,7 +132,7 @@ class ReaderApp:
         media = {"png": "image/png", "gif": "image/gif", "webp": "image/webp"}
         kind = media.get(name.rpartition(".")[2].lower(), "image/jpeg")
         body = self._file(self.output / issue / "images" / name)
-        return _respond(body, media=kind, cache="public, max-age=86400")
+        return respond(body, media=kind, cache="public, max-age=86400")
 
     # Subscribing ---------------------------------------------------------------------
 
@@ -171,7 +162,7 @@ class ReaderApp:
         if request.method == "GET":
             fresh = nonce is None or len(nonce) > 64
             nonce = forms.new_nonce() if fresh or nonce is None else nonce
-            response = _respond(self._form_page(nonce).encode())
+            response = respond(self._form_page(nonce).encode())
             if fresh:
                 self._set_nonce(response, nonce)
             return response
@@ -184,20 +175,20 @@ class ReaderApp:
                 link="",
                 link_text="",
             )
-            return _respond(page.encode(), 429, extra={"Retry-After": "3600"})
-        values = await _form(request)
+            return respond(page.encode(), 429, extra={"Retry-After": "3600"})
+        values = await forms.read_form(request)
         form = forms.subscribe_form(values, self.offered())
         if not forms.csrf_ok(self.secret, nonce, form.csrf, self.clock()):
             nonce = forms.new_nonce()
             page = self._form_page(
                 nonce, "This form had expired. Please send it again.", email=form.email
             )
-            response = _respond(page.encode(), 400)
+            response = respond(page.encode(), 400)
             self._set_nonce(response, nonce)
             return response
         if form.trapped:
             logger.info("subscribe: honeypot filled; nothing done")
-            return _respond(self.check_inbox.encode())
+            return respond(self.check_inbox.encode())
         try:
             subscriber, mail = subscribers.request(
                 self.state, form.email, form.name, form.preferences
@@ -211,7 +202,7 @@ class ReaderApp:
                 chosen=form.preferences.sources,
                 cadence=form.preferences.cadence,
             )
-            return _respond(page.encode(), 400)
+            return respond(page.encode(), 400)
         task = None
         if mail and self.per_address.allow(subscriber.email.lower()):
             token = subscribers.confirm_token(
@@ -219,7 +210,7 @@ class ReaderApp:
             )
             link = self.pages.url(f"confirm/{token}")
             task = BackgroundTask(send_confirmation, self.config, subscriber, link)
-        return _respond(self.check_inbox.encode(), background=task)
+        return respond(self.check_inbox.encode(), background=task)
 
     def _set_nonce(self, response: Response, nonce: str) -> None:
         response.set_cookie(
@@ -257,8 +248,8 @@ class ReaderApp:
                 button="Confirm my subscription",
                 preferences_url="",
             )
-            return _respond(page.encode())
-        await _form(request)  # read and drop the body
+            return respond(page.encode())
+        await forms.read_form(request)  # read and drop the body
         subscribers.confirm(self.state, subscriber)
         task = None
         if self.config.server.welcome:
@@ -299,8 +290,8 @@ class ReaderApp:
                 button="Unsubscribe",
                 preferences_url=self._reader_url("preferences", subscriber),
             )
-            return _respond(page.encode())
-        values = await _form(request, strict=False)
+            return respond(page.encode())
+        values = await forms.read_form(request, strict=False)
         one_click = values.get("List-Unsubscribe") == ["One-Click"]
         cause = "one-click unsubscribe (RFC 8058)" if one_click else "unsubscribed on the web"
         with self.state.transaction():
@@ -320,10 +311,10 @@ class ReaderApp:
             return self._invalid()
         saved = False
         if request.method == "POST":
-            values = await _form(request)
+            values = await forms.read_form(request)
             chosen = forms.choices(values, self.offered())
             name = " ".join(forms.field(values, "name").split())[:100]
-            self.state.update_subscriber(subscriber.id, name, subscribers.preferences_json(chosen))
+            self.state.update_subscriber(subscriber.id, name, chosen.to_json())
             subscriber = self.state.subscriber(subscriber.id) or subscriber
             saved = True
         page = self.pages.render(
@@ -338,7 +329,7 @@ class ReaderApp:
             chosen=subscriber.preferences.sources,
             cadence=subscriber.preferences.cadence,
         )
-        return _respond(page.encode())
+        return respond(page.encode())
 
     def _invalid(self) -> Response:
         return self._message(
@@ -361,43 +352,12 @@ class ReaderApp:
         page = self.pages.render(
             "message", heading, message=message, link=link, link_text=link_text
         )
-        return _respond(page.encode(), status, background=background)
+        return respond(page.encode(), status, background=background)
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         heading = "Not found" if status == 404 else "Not allowed"
         return self._message(status, heading, "There is nothing at this address.")
-
-
-async def _form(request: Request, *, strict: bool = True) -> dict[str, list[str]]:
-    """The urlencoded fields of a POST (at most MAX_BODY bytes; others give no fields)."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise HTTPException(413)
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        return {}  # RFC 8058 allows multipart too: the unsubscribe needs no field
-    try:
-        return parse_qs(body.decode("utf-8", "replace"), max_num_fields=100)
-    except ValueError:
-        if strict:
-            raise HTTPException(400) from None
-        return {}
-
-
-def _respond(
-    body: bytes,
-    status: int = 200,
-    *,
-    media: str = HTML,
-    cache: str = "no-store",
-    extra: dict[str, str] | None = None,
-    background: BackgroundTask | None = None,
-) -> Response:
-    headers = {**_HEADERS, "Cache-Control": cache, **(extra or {})}
-    return Response(body, status, headers=headers, media_type=media, background=background)
 
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> Starlette:

@@ -16,12 +16,17 @@ import hmac
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from digest.models import Preferences
 
 CSRF_COOKIE = "digest_csrf"
 CSRF_MAX_AGE = 2 * 3600
 HONEYPOT = "website"
+MAX_BODY = 16_384  # a form is a few hundred bytes; more is not a reader
 MAX_FIELD = 320  # the longest email address; names and sources are cut far shorter
 
 
@@ -86,3 +91,21 @@ def subscribe_form(values: dict[str, list[str]], offered: Sequence[str]) -> Subs
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
+
+
+async def read_form(request: Request, *, strict: bool = True) -> dict[str, list[str]]:
+    """The urlencoded fields of a POST (at most MAX_BODY bytes; others give no fields)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise HTTPException(413)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return {}  # RFC 8058 allows multipart too: the unsubscribe needs no field
+    try:
+        return parse_qs(body.decode("utf-8", "replace"), max_num_fields=100)
+    except ValueError:
+        if strict:
+            raise HTTPException(400) from None
+        return {}

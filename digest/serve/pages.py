@@ -9,12 +9,22 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 import jinja2
+from starlette.background import BackgroundTask
+from starlette.responses import Response
 
 from digest.config import Config
 from digest.errors import RenderError
 from digest.render.email import make_environment, safe_url
 from digest.render.i18n import Words
 from digest.render.theme import ThemeContext, theme_context
+
+HTML = "text/html; charset=utf-8"
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src * data:;"
+    " form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # a token in the address must not leak to other sites
+}
 
 
 class PageContext(TypedDict):
@@ -55,3 +65,16 @@ class Pages:
     def url(self, path: str) -> str:
         """An absolute link when base_url is set (mails, forms), else a root-relative one."""
         return self.base["root"] + path.lstrip("/")
+
+
+def respond(
+    body: bytes,
+    status: int = 200,
+    *,
+    media: str = HTML,
+    cache: str = "no-store",
+    extra: dict[str, str] | None = None,
+    background: BackgroundTask | None = None,
+) -> Response:
+    headers = {**_HEADERS, "Cache-Control": cache, **(extra or {})}
+    return Response(body, status, headers=headers, media_type=media, background=background)
