@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -217,7 +218,7 @@ class ReaderApp:
             forms.CSRF_COOKIE,
             nonce,
             max_age=forms.CSRF_MAX_AGE,
-            path="/subscribe",
+            path=urlsplit(self.pages.url("subscribe")).path,  # under base_url's own path
             secure=self.config.server.base_url.startswith("https:"),
             httponly=True,
             samesite="strict",
