@@ -95,7 +95,15 @@ subscribe_per_ip = 1000000
     return path, ids, tokens
 
 
-async def load(base: str, rate: float, seconds: float, ids: list[str], tokens: list[str]) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(
+    base: str, rate: float, seconds: float, ids: list[str], tokens: list[str], pid: int
+) -> None:
     rng = random.Random(7)
     latencies: list[float] = []
     errors: dict[str, int] = {}
@@ -155,6 +163,7 @@ async def load(base: str, rate: float, seconds: float, ids: list[str], tokens: l
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)
     latencies.clear()
+    cpu_before = cpu_seconds(pid)
     start = time.perf_counter()
     total = int(rate * seconds)
     for n in range(total):
@@ -167,6 +176,7 @@ async def load(base: str, rate: float, seconds: float, ids: list[str], tokens: l
         queue.put_nowait(None)
     await asyncio.gather(*workers)
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(pid) - cpu_before
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -176,6 +186,9 @@ async def load(base: str, rate: float, seconds: float, ids: list[str], tokens: l
     print(f"latency ms:    p50 {pct(50):.1f}  p90 {pct(90):.1f}  p99 {pct(99):.1f}"
           f"  max {latencies[-1] * 1000:.1f}")  # fmt: skip
     print(f"errors:        {sum(errors.values())} {errors or ''}")
+    per = cpu / max(1, len(latencies)) * 1000
+    print(f"server CPU:    {per:.2f} ms a request; {cpu / elapsed:.0%} of one core at this rate"
+          f" (about {1000 / per:.0f} requests/s per core)")  # fmt: skip
     met = pct(99) < 100 and not errors and len(latencies) / elapsed >= rate * 0.97
     print(f"target (p99 < 100 ms at {rate:.0f}/s): {'met' if met else 'MISSED'}"
           f" (p99 at {pct(99):.0f}% of the bound)")  # fmt: skip
@@ -213,7 +226,7 @@ def main() -> None:
                         raise SystemExit("digest serve did not start") from None
                     time.sleep(0.2)
             print(f"cores: {os.cpu_count()}; server: digest serve (uvicorn, 1 process) at {base}")
-            asyncio.run(load(base, args.rate, args.seconds, ids, tokens))
+            asyncio.run(load(base, args.rate, args.seconds, ids, tokens, server.pid))
         finally:
             server.terminate()
             server.wait(10)

@@ -10,13 +10,15 @@ or login is needed but the subscribe form's CSRF cookie.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -39,6 +41,7 @@ from digest.serve.pages import Pages, respond
 from digest.store import State
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _ISSUE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ASSET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -54,6 +57,7 @@ class ReaderApp:
         self.per_ip = RateLimit(config.server.subscribe_per_ip, 3600)
         self.per_address = RateLimit(config.server.subscribe_per_address, 86_400)
         self._state: State | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-state")
         self._files: dict[Path, tuple[int, bytes]] = {}
         self._sources: tuple[float, list[str]] = (0.0, [])
         # One answer, byte for byte, whoever the address belongs to.
@@ -66,18 +70,25 @@ class ReaderApp:
             link_text="",
         )
 
-    @property
-    def state(self) -> State:
-        assert self._state is not None, "the app is not started"
-        return self._state
+    async def db(self, work: Callable[[State], T]) -> T:
+        """Run `work` on the state file in its own thread: a commit waits for fsync (100 ms
+        on a busy disk), and the event loop must keep serving everyone else meanwhile."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._with_state, work)
+
+    def _with_state(self, work: Callable[[State], T]) -> T:
+        if self._state is None:  # opened in the thread that will use it (sqlite3's rule)
+            self._state = State(self.config.state_path)
+        return work(self._state)
 
     @asynccontextmanager
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
-        self._state = State(self.config.state_path)
+        await self.db(lambda state: None)  # the state file opens (and migrates) before serving
         try:
             yield
         finally:
-            self._state.close()
+            await self.db(lambda state: state.close())
+            self._state = None
 
     def routes(self) -> list[Route]:
         return [
@@ -191,8 +202,8 @@ class ReaderApp:
             logger.info("subscribe: honeypot filled; nothing done")
             return respond(self.check_inbox.encode())
         try:
-            subscriber, mail = subscribers.request(
-                self.state, form.email, form.name, form.preferences
+            subscriber, mail = await self.db(
+                lambda state: subscribers.request(state, form.email, form.name, form.preferences)
             )
         except SubscriberError:
             page = self._form_page(
@@ -227,8 +238,9 @@ class ReaderApp:
     async def confirm(self, request: Request) -> Response:
         token = request.path_params["token"]
         try:
-            subscriber = subscribers.check_confirm_token(
-                self.state, self.secret, token, self.clock()
+            now = self.clock()
+            subscriber = await self.db(
+                lambda state: subscribers.check_confirm_token(state, self.secret, token, now)
             )
         except ExpiredTokenError:
             return self._message(
@@ -251,7 +263,7 @@ class ReaderApp:
             )
             return respond(page.encode())
         await forms.read_form(request)  # read and drop the body
-        subscribers.confirm(self.state, subscriber)
+        await self.db(lambda state: subscribers.confirm(state, subscriber))
         task = None
         if self.config.server.welcome:
             task = BackgroundTask(send_welcome, self.config, subscriber.id)
@@ -266,11 +278,14 @@ class ReaderApp:
 
     # The reader's own pages -------------------------------------------------------
 
-    def _reader(self, token: str) -> Subscriber | None:
-        try:
-            return subscribers.check_token(self.state, self.secret, token)
-        except SubscriberError:
-            return None
+    async def _reader(self, token: str) -> Subscriber | None:
+        def check(state: State) -> Subscriber | None:
+            try:
+                return subscribers.check_token(state, self.secret, token)
+            except SubscriberError:
+                return None
+
+        return await self.db(check)
 
     def _reader_url(self, page: str, subscriber: Subscriber) -> str:
         return self.pages.url(
@@ -278,7 +293,7 @@ class ReaderApp:
         )
 
     async def unsubscribe(self, request: Request) -> Response:
-        subscriber = self._reader(request.path_params["token"])
+        subscriber = await self._reader(request.path_params["token"])
         if subscriber is None:
             return self._invalid()
         if request.method == "GET":
@@ -295,10 +310,14 @@ class ReaderApp:
         values = await forms.read_form(request, strict=False)
         one_click = values.get("List-Unsubscribe") == ["One-Click"]
         cause = "one-click unsubscribe (RFC 8058)" if one_click else "unsubscribed on the web"
-        with self.state.transaction():
-            current = self.state.subscriber(subscriber.id)
-            if current is not None and current.status in (ACTIVE, PENDING):
-                self.state.set_status(subscriber.id, UNSUBSCRIBED, cause)
+
+        def leave(state: State) -> None:
+            with state.transaction():
+                current = state.subscriber(subscriber.id)
+                if current is not None and current.status in (ACTIVE, PENDING):
+                    state.set_status(subscriber.id, UNSUBSCRIBED, cause)
+
+        await self.db(leave)
         logger.info("subscriber #%d: %s", subscriber.id, cause)
         return self._message(
             200,
@@ -307,7 +326,7 @@ class ReaderApp:
         )
 
     async def preferences(self, request: Request) -> Response:
-        subscriber = self._reader(request.path_params["token"])
+        subscriber = await self._reader(request.path_params["token"])
         if subscriber is None:
             return self._invalid()
         saved = False
@@ -315,8 +334,13 @@ class ReaderApp:
             values = await forms.read_form(request)
             chosen = forms.choices(values, self.offered())
             name = " ".join(forms.field(values, "name").split())[:100]
-            self.state.update_subscriber(subscriber.id, name, chosen.to_json())
-            subscriber = self.state.subscriber(subscriber.id) or subscriber
+            number = subscriber.id
+
+            def save(state: State) -> Subscriber | None:
+                state.update_subscriber(number, name, chosen.to_json())
+                return state.subscriber(number)
+
+            subscriber = await self.db(save) or subscriber
             saved = True
         page = self.pages.render(
             "preferences",
