@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from digest.cli import app
 from digest.config import parse_config
 from digest.errors import ConfigError, ExpiredTokenError, SubscriberError
 from digest.mail import subscribers
@@ -110,3 +112,20 @@ def test_server_settings_accepted(tmp_path: Path) -> None:
     for url in ("https://news.example.org", "http://127.0.0.1:8080", "http://localhost:8080/"):
         config = parse_config(f'[server]\nbase_url = "{url}"', base_dir=tmp_path)
         assert config.unsubscribe_url == url.rstrip("/") + "/unsubscribe/{token}"
+
+
+def test_reader_commands_have_help() -> None:
+    for command in (["serve"], ["bounces"], ["subscribers", "list"], ["subscribers", "export"]):
+        result = CliRunner().invoke(app, [*command, "--help"])
+        assert result.exit_code == 0 and len(result.output) > 100, command
+    assert "pending" in CliRunner().invoke(app, ["subscribers", "list", "--help"]).output
+
+
+def test_serve_refuses_to_start_without_the_token_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DIGEST_UNSUBSCRIBE_SECRET", raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text('[server]\nbase_url = "https://news.example.org"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["serve", "-c", str(config)])
+    assert result.exit_code == 2 and "DIGEST_UNSUBSCRIBE_SECRET" in result.output

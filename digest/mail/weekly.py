@@ -1,6 +1,6 @@
 """The weekly digest's send: readers who chose "weekly" get last week's best, once.
 
-Run after each `digest send` (and by `digest send --weekly`): the digest of
+Run after each `digest send` and each scheduled send: the digest of
 the latest complete ISO week is rendered from that week's issues and mailed
 to every weekly reader who does not have it yet. Its send-log rows carry the
 week's id, so running this every day still mails each reader once a week.
