@@ -48,7 +48,7 @@ _ASSET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class ReaderApp:
-    """The routes, over one state connection opened on the server's own thread."""
+    """The routes; the state file is used from one thread of its own (see `db`)."""
 
     def __init__(self, config: Config, secret: bytes, clock: Callable[[], float]) -> None:
         self.config, self.secret, self.clock = config, secret, clock
@@ -172,11 +172,10 @@ class ReaderApp:
     async def subscribe(self, request: Request) -> Response:
         nonce = request.cookies.get(forms.CSRF_COOKIE)
         if request.method == "GET":
-            fresh = nonce is None or len(nonce) > 64
-            nonce = forms.new_nonce() if fresh or nonce is None else nonce
+            if nonce is None or len(nonce) > 64:
+                nonce = forms.new_nonce()
             response = respond(self._form_page(nonce).encode())
-            if fresh:
-                self._set_nonce(response, nonce)
+            self._set_nonce(response, nonce)  # again: the cookie lives as long as the form
             return response
         client = request.client.host if request.client else "unknown"
         if not self.per_ip.allow(client):
