@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from digest.cli import app
-from digest.config import parse_config
+from digest.config import load_config, parse_config
 from digest.errors import ConfigError, ExpiredTokenError, SubscriberError
 from digest.mail import subscribers
 from digest.models import Preferences
@@ -129,3 +129,21 @@ def test_serve_refuses_to_start_without_the_token_secret(
     config.write_text('[server]\nbase_url = "https://news.example.org"\n', encoding="utf-8")
     result = CliRunner().invoke(app, ["serve", "-c", str(config)])
     assert result.exit_code == 2 and "DIGEST_UNSUBSCRIBE_SECRET" in result.output
+
+
+def test_one_render_per_distinct_choice(tmp_path: Path) -> None:
+    from digest.issues.files import load_issue
+    from digest.mail.variants import Variants
+    from tests.readers import NOW, make_issue, publish_issue, write_config
+
+    config = load_config(write_config(tmp_path, 25, 8080))
+    publish_issue(config, make_issue("2026-12-01", NOW))
+    variants = Variants(config, load_issue(config.output_dir))
+    roads, wire = Preferences(("Road Notes",)), Preferences(("Auto Wire",))
+    everything = Preferences(("Auto Wire", "Road Notes"))
+    for preferences in (roads, wire, roads, Preferences(), everything, wire, roads):
+        variants.factory(preferences)
+    assert variants.renders == 2  # "all" and "both sources" are the issue as built
+    assert not variants.wants(Preferences(("Elsewhere",)))
+    assert not variants.wants(Preferences(cadence="weekly"))
+    assert variants.wants(Preferences(cadence="weekly"), any_cadence=True)
