@@ -284,13 +284,17 @@ class State:
             (subscriber_id, at, status, cause[:300]),
         )
 
-    def subscriber_events(self, subscriber_id: int) -> list[tuple[str, str, str]]:
-        """(time, status, cause) of every change of one reader, oldest first."""
-        rows = self.db.execute(
-            "SELECT at, status, cause FROM subscriber_events WHERE subscriber_id = ? ORDER BY id",
-            (subscriber_id,),
-        )
-        return [(at, status, cause) for at, status, cause in rows]
+    def subscriber_events(self, subscriber_id: int | None = None) -> list[tuple[str, ...]]:
+        """(time, status, cause[, email]) of every change of one reader (or all), oldest first."""
+        if subscriber_id is not None:
+            return self.db.execute(
+                "SELECT at, status, cause FROM subscriber_events WHERE subscriber_id = ?"
+                " ORDER BY id", (subscriber_id,),
+            ).fetchall()  # fmt: skip
+        return self.db.execute(
+            "SELECT e.at, e.status, e.cause, s.email FROM subscriber_events e"
+            " JOIN subscribers s ON s.id = e.subscriber_id ORDER BY e.id"
+        ).fetchall()
 
     def update_subscriber(self, subscriber_id: int, name: str, preferences: str) -> None:
         self.db.execute(

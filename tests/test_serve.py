@@ -150,6 +150,14 @@ def test_subscribe_confirm_send_one_click_never_again(
     (row,) = exported.output.splitlines()[1:]
     assert row.startswith("ann@example.org,Ann,unsubscribed,")
     assert ",one-click unsubscribe (RFC 8058),,issue" in row
+    history = CliRunner().invoke(app, ["subscribers", "history", "-c", config_path])
+    assert [line.split(",")[2:] for line in history.output.splitlines()[1:]] == [
+        ["pending", "asked on the web"],
+        ["active", "confirmed by the reader"],
+        ["unsubscribed", "one-click unsubscribe (RFC 8058)"],
+    ]
+    one = CliRunner().invoke(app, ["subscribers", "history", "ANN@example.org", "-c", config_path])
+    assert one.exit_code == 0 and "confirmed by the reader" in one.output
 
 
 def _id(site: Running, address: str) -> int:

@@ -1,14 +1,20 @@
-"""The commands of the readers' side: `digest serve` (the web app) and `digest bounces`."""
+"""The readers' side: `digest serve` (the web app), `digest bounces`, `subscribers history`."""
 
 from __future__ import annotations
 
+import csv
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
-from digest.cli.common import ConfigOption, VerboseOption, app, complain, guarded, say
+from digest.cli.common import ConfigOption, VerboseOption, app, complain, guarded, out, say
+from digest.cli.mail import subscribers_app
 from digest.config import load_config
+from digest.errors import SubscriberError
 from digest.store import State
 
 
@@ -74,5 +80,40 @@ def bounces(
         for detail in sorted(set(report.ours)):
             complain("error", f"our authentication was refused: {detail} (check SPF/DKIM/DMARC)")
         return 1 if report.ours else 0
+
+    guarded(verbose, action)
+
+
+@subscribers_app.command("history")
+def subscribers_history(
+    address: Annotated[
+        str | None, typer.Argument(help="One reader's address (default: every reader).")
+    ] = None,
+    config_path: ConfigOption = Path("config.toml"),
+    verbose: VerboseOption = False,
+) -> None:
+    """Every change of state with its time and cause: one reader's as a table, or all as CSV."""
+
+    def action() -> int:
+        from digest.mail.subscribers import normalise
+
+        with State(load_config(config_path).state_path) as state:
+            if address is None:
+                writer = csv.writer(sys.stdout, lineterminator="\n")
+                writer.writerow(["email", "at", "status", "cause"])
+                for at, status, cause, email in state.subscriber_events():
+                    writer.writerow([email, at, status, cause])
+                return 0
+            reader = state.subscriber(normalise(address))
+            if reader is None:
+                raise SubscriberError(f"{address.strip()} is not on the list")
+            events = state.subscriber_events(reader.id)
+        table = Table(title=f"{reader.email}: {reader.status}", title_justify="left")
+        for column in ("at", "status", "cause"):
+            table.add_column(column, no_wrap=column != "cause")
+        for at, status, cause in events:
+            table.add_row(at.replace("T", " "), status, escape(cause))
+        out.print(table)
+        return 0
 
     guarded(verbose, action)
