@@ -218,7 +218,9 @@ def _heuristic(message: Message, who: int | None) -> list[Bounce]:
         for a in sorted(temporary - permanent)
     ]
     if not found and who is not None and _looks_failed(message):
-        found.append(Bounce("hard", who, "", "", _one_line(message.get("Subject", ""))))
+        # Unparsed, but sent to a reader's VERP address and titled like a failure: counted
+        # as soft, so a stray auto-reply alone never takes anyone off the list.
+        found.append(Bounce("soft", who, "", "", _one_line(message.get("Subject", ""))))
     return found
 
 
