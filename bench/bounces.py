@@ -5,9 +5,10 @@
 
 Of the readers the reports name, 60 % hard-bounced (5.1.1), 25 % soft-bounced
 (4.2.2; three times for a fifth of them, once for the rest), 10 % complained
-(ARF) and 5 % were delayed; reports are written until there are `--count`. The figure is the time of `process()` (read, parse, update
-the state file); the check is that every hard bounce and complaint was
-suppressed, every delay left alone, and a second run changes nothing.
+(ARF) and 5 % were delayed; reports are written until there are `--count`.
+The figure is the time of `process()` (read, parse, update the state file);
+the check is that every hard bounce and complaint was suppressed, every
+delay left alone, and a second run changes nothing.
 Target: 1,000 reports in under 5 s.
 """
 
