@@ -203,6 +203,9 @@ class SmtpSettings:
     """PEM private key file: sign every message with DKIM for the From domain."""
     dkim_selector: str = ""
     """DKIM selector whose DNS TXT record holds the public key."""
+    bounce_address: str = ""
+    """Envelope sender for bounces, e.g. "bounces@example.org": each message goes out
+    from "bounces+<id>@example.org" (VERP) so `digest bounces` knows who bounced."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,29 @@ class ScheduleSettings:
     """IANA zone of the cron expression, e.g. "America/Detroit"; empty means the machine's."""
     grace_minutes: int = 720
     """After downtime, a missed due time is caught up once if it is at most this old."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """`digest serve`: the readers' web app (subscribe, confirm, preferences, unsubscribe)."""
+
+    base_url: str = ""
+    """Public address of the app, e.g. "https://news.example.org"; every link points there."""
+    host: str = "127.0.0.1"
+    """Interface to listen on (behind a reverse proxy: loopback)."""
+    port: int = 8080
+    trusted_proxies: str = "127.0.0.1"
+    """Comma-separated proxy addresses whose X-Forwarded-For is believed ("*": any)."""
+    welcome: bool = True
+    """Mail the newest issue to a reader as soon as they confirm."""
+    confirm_hours: int = 48
+    """A confirmation link works for this many hours."""
+    subscribe_per_ip: int = 10
+    """Subscribe requests one client address may make per hour."""
+    subscribe_per_address: int = 3
+    """Confirmation mails one email address may be sent per day."""
+    soft_bounce_limit: int = 3
+    """Soft bounces (mailbox full, server busy) after which an address is suppressed."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +253,7 @@ class Config:
     theme: ThemeSettings = field(default_factory=ThemeSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
     base_dir: Path = field(default_factory=Path.cwd)
     """Folder of config.toml: relative paths are resolved against it."""
 
@@ -242,6 +269,13 @@ class Config:
     def state_path(self) -> Path:
         env = os.environ.get("DIGEST_STATE")
         return Path(env) if env else self.resolve(self.state.path)
+
+    @property
+    def unsubscribe_url(self) -> str:
+        """Where the footer and List-Unsubscribe send a reader: `digest serve` when it is public."""
+        if self.server.base_url:
+            return f"{self.server.base_url.rstrip('/')}/unsubscribe/{{token}}"
+        return self.newsletter.unsubscribe
 
     @property
     def templates_dir(self) -> Path:
@@ -261,6 +295,7 @@ _SECTIONS: dict[str, type] = {
     "theme": ThemeSettings,
     "smtp": SmtpSettings,
     "schedule": ScheduleSettings,
+    "server": ServerSettings,
 }
 
 

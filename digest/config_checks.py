@@ -285,6 +285,29 @@ def filters(values: list[str]) -> list[str]:
     return values
 
 
+_BASE_URL = re.compile(r"(https?)://([A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\])(:\d+)?(/[^\s?#]*)?")
+
+
+def base_url(value: str) -> str:
+    """`[server] base_url`: https, or http on loopback only (RFC 8058 needs https)."""
+    if not value:
+        return value
+    match = _BASE_URL.fullmatch(value)
+    if not match:
+        raise ValueError('must be an http(s) URL like "https://news.example.org"')
+    host = match.group(2)
+    if match.group(1) == "http" and not (host == "localhost" or host.startswith("127.")):
+        raise ValueError("must use https (http only for localhost)")
+    return value
+
+
+def bounce_address(value: str) -> str:
+    """`[smtp] bounce_address`: the plain address VERP adds `+<id>` to."""
+    if value and not re.fullmatch(r"[^@\s+<>]+@[^@\s<>]+", value):
+        raise ValueError('must be a bare address without "+", like "bounces@example.org"')
+    return value
+
+
 def rate(value: float) -> float:
     if 0 < value < 0.001:
         raise ValueError("must be 0 (no cap) or at least 0.001 messages per second")
@@ -294,6 +317,14 @@ def rate(value: float) -> float:
 # A timedelta, a sleep or a port number overflows past the upper bounds.
 FIELDS: dict[str, Callable[[Any], Any]] = {
     "fetch.allow_private": allowances,
+    "server.base_url": base_url,
+    "server.host": hostname,
+    "server.port": between(1, 65_535),
+    "server.confirm_hours": between(1, 8_760),
+    "server.subscribe_per_ip": between(1, 1_000_000),
+    "server.subscribe_per_address": between(1, 1_000_000),
+    "server.soft_bounce_limit": between(1, 1_000),
+    "smtp.bounce_address": bounce_address,
     "feeds.include": filters,
     "feeds.exclude": filters,
     "newsletter.max_source_share": between(0, 1),

@@ -5,8 +5,10 @@ DigestError                 the CLI prints the message on one line (exit code in
 ├── FetchError              one URL could not be fetched (costs only that feed, page or thread)
 │   └── RefusedError        a URL found in content points where the fetch policy forbids
 ├── FeedError               a fetched body is not a usable feed, page or comment thread
+├── BounceError             a mailbox of bounce reports cannot be read
 ├── RenderError             a template failed (names the file and line)
 ├── SubscriberError         a bad address, a bad CSV, or an unknown subscriber or token
+│   └── ExpiredTokenError   a genuine confirmation link, too old to use
 ├── StateError              the state file is locked by another process, damaged or unwritable
 └── DeliveryError           writing the issue or sending it failed
     ├── TransientError      a 4xx reply or a lost connection: worth another try later
@@ -44,7 +46,15 @@ class RenderError(DigestError):
     pass
 
 
+class BounceError(DigestError):
+    pass
+
+
 class SubscriberError(DigestError):
+    pass
+
+
+class ExpiredTokenError(SubscriberError):
     pass
 
 

@@ -11,6 +11,7 @@ it is made. The chain is::
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -216,3 +217,31 @@ class Subscriber:
     status: str
     subscribed_at: str
     unsubscribed_at: str | None = None
+    status_at: str = ""  # when the status last changed
+    cause: str = ""  # why it did ("confirmed by the reader", "550 5.1.1 …")
+    preferences: Preferences = field(default_factory=lambda: Preferences())
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What one reader chose: the sources they want (none: all) and how often."""
+
+    sources: tuple[str, ...] = ()
+    cadence: str = "issue"  # "issue": every issue; "weekly": one digest of the week
+
+    def to_json(self) -> str:
+        return json.dumps({"sources": list(self.sources), "cadence": self.cadence})
+
+    @classmethod
+    def from_json(cls, text: str) -> Preferences:
+        """What the store kept; anything unreadable reads as the defaults."""
+        try:
+            stored = json.loads(text)
+        except ValueError:
+            stored = {}
+        stored = stored if isinstance(stored, dict) else {}
+        sources = stored.get("sources")
+        return cls(
+            sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
+            cadence="weekly" if stored.get("cadence") == "weekly" else "issue",
+        )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import DigestError, StateError
-from digest.models import Entry, Fetched, Picture, Subscriber, Validators
+from digest.models import Entry, Fetched, Picture, Preferences, Subscriber, Validators
 from digest.store_errors import one_line_errors, state_error
 
 MIGRATIONS: list[str] = [
@@ -84,6 +84,29 @@ MIGRATIONS: list[str] = [
         url TEXT PRIMARY KEY,
         entries TEXT NOT NULL,
         parsed_at TEXT NOT NULL
+    );
+    """,
+    # Reader states (pending, active, unsubscribed, bounced, complained) with the time
+    # and cause of each change, preferences, soft-bounce counts, bounce reports read.
+    """
+    ALTER TABLE subscribers ADD COLUMN status_at TEXT NOT NULL DEFAULT '';
+    ALTER TABLE subscribers ADD COLUMN cause TEXT NOT NULL DEFAULT '';
+    ALTER TABLE subscribers ADD COLUMN preferences TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE subscribers ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
+    UPDATE subscribers SET status_at = COALESCE(unsubscribed_at, subscribed_at);
+    CREATE TABLE subscriber_events (
+        id INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        cause TEXT NOT NULL
+    );
+    CREATE INDEX subscriber_events_who ON subscriber_events (subscriber_id);
+    INSERT INTO subscriber_events (subscriber_id, at, status, cause)
+        SELECT id, status_at, status, 'on the list before changes were logged' FROM subscribers;
+    CREATE TABLE bounce_reports (
+        key TEXT PRIMARY KEY,
+        read_at TEXT NOT NULL
     );
     """,
 ]
@@ -281,35 +304,97 @@ class State:
         found = self.db.execute(
             f"SELECT {_SUBSCRIBER} FROM subscribers WHERE {column} = ?", (key,)
         ).fetchone()
-        return Subscriber(*found) if found else None
+        return _subscriber(found) if found else None
 
-    def subscribers(self, *, include_unsubscribed: bool = False) -> list[Subscriber]:
-        """Subscribers in the order they joined."""
-        where = "" if include_unsubscribed else "WHERE status = 'active'"
-        rows = self.db.execute(f"SELECT {_SUBSCRIBER} FROM subscribers {where} ORDER BY id")
-        return [Subscriber(*row) for row in rows]
+    def subscribers(
+        self, *, include_unsubscribed: bool = False, status: str | None = None
+    ) -> list[Subscriber]:
+        """Subscribers in the order they joined: active ones, all, or those in `status`."""
+        if status is None and not include_unsubscribed:
+            status = "active"
+        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+        rows = self.db.execute(f"SELECT {_SUBSCRIBER} FROM subscribers {where} ORDER BY id", args)
+        return [_subscriber(row) for row in rows]
 
-    def insert_subscriber(self, email: str, name: str, status: str) -> None:
-        self.db.execute(
-            "INSERT INTO subscribers (email, name, status, subscribed_at) VALUES (?, ?, ?, ?)",
-            (email, name, status, _now()),
+    def insert_subscriber(
+        self, email: str, name: str, status: str, cause: str = "added by the operator",
+        preferences: str = "{}",
+    ) -> int:  # fmt: skip
+        now = _now()
+        cursor = self.db.execute(
+            "INSERT INTO subscribers (email, name, status, subscribed_at, status_at, cause,"
+            " preferences) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (email, name, status, now, now, cause, preferences),
         )
+        assert cursor.lastrowid is not None
+        self._event(cursor.lastrowid, status, cause, now)
+        return cursor.lastrowid
 
-    def reactivate_subscriber(self, subscriber_id: int, name: str) -> None:
+    def reactivate_subscriber(
+        self, subscriber_id: int, name: str, cause: str = "added again by the operator"
+    ) -> None:
         """Active again; the name is kept unless a new one is given."""
         self.db.execute(
-            "UPDATE subscribers SET status = 'active', unsubscribed_at = NULL,"
-            " name = CASE WHEN ? = '' THEN name ELSE ? END WHERE id = ?",
+            "UPDATE subscribers SET name = CASE WHEN ? = '' THEN name ELSE ? END WHERE id = ?",
             (name, name, subscriber_id),
         )
+        self.set_status(subscriber_id, "active", cause)
 
-    def unsubscribe(self, subscriber_id: int) -> None:
+    def unsubscribe(self, subscriber_id: int, cause: str = "removed by the operator") -> None:
         """Unsubscribed from now on; the first time of leaving is kept."""
+        self.set_status(subscriber_id, "unsubscribed", cause)
+
+    def set_status(self, subscriber_id: int, status: str, cause: str) -> None:
+        """Move a reader to `status`, logging when and why (an active reader rejoins whole)."""
+        now = _now()
         self.db.execute(
-            "UPDATE subscribers SET status = 'unsubscribed',"
-            " unsubscribed_at = COALESCE(unsubscribed_at, ?) WHERE id = ?",
-            (_now(), subscriber_id),
+            "UPDATE subscribers SET status = ?, status_at = ?, cause = ?,"
+            " unsubscribed_at = CASE WHEN ? = 'active' THEN NULL"
+            "  WHEN ? = 'unsubscribed' THEN COALESCE(unsubscribed_at, ?) ELSE unsubscribed_at END,"
+            " soft_bounces = CASE WHEN ? = 'active' THEN 0 ELSE soft_bounces END WHERE id = ?",
+            (status, now, cause[:300], status, status, now, status, subscriber_id),
         )
+        self._event(subscriber_id, status, cause, now)
+
+    def _event(self, subscriber_id: int, status: str, cause: str, at: str) -> None:
+        self.db.execute(
+            "INSERT INTO subscriber_events (subscriber_id, at, status, cause) VALUES (?, ?, ?, ?)",
+            (subscriber_id, at, status, cause[:300]),
+        )
+
+    def subscriber_events(self, subscriber_id: int | None = None) -> list[tuple[str, ...]]:
+        """(time, status, cause[, email]) of every change of one reader (or all), oldest first."""
+        if subscriber_id is not None:
+            return self.db.execute(
+                "SELECT at, status, cause FROM subscriber_events WHERE subscriber_id = ?"
+                " ORDER BY id", (subscriber_id,),
+            ).fetchall()  # fmt: skip
+        return self.db.execute(
+            "SELECT e.at, e.status, e.cause, s.email FROM subscriber_events e"
+            " JOIN subscribers s ON s.id = e.subscriber_id ORDER BY e.id"
+        ).fetchall()
+
+    def update_subscriber(self, subscriber_id: int, name: str, preferences: str) -> None:
+        self.db.execute(
+            "UPDATE subscribers SET name = ?, preferences = ? WHERE id = ?",
+            (name, preferences, subscriber_id),
+        )
+
+    def soft_bounce(self, subscriber_id: int) -> int:
+        """Count one more soft bounce; returns the count."""
+        row = self.db.execute(
+            "UPDATE subscribers SET soft_bounces = soft_bounces + 1 WHERE id = ?"
+            " RETURNING soft_bounces",
+            (subscriber_id,),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def first_reading(self, key: str) -> bool:
+        """Remember a bounce report by key; False when it was read before."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO bounce_reports (key, read_at) VALUES (?, ?)", (key, _now())
+        )
+        return cursor.rowcount == 1
 
     # Send log -----------------------------------------------------------------
 
@@ -321,7 +406,7 @@ class State:
             " WHERE s.status = 'active' ORDER BY s.id",
             (issue_id,),
         ).fetchall()
-        return [(Subscriber(*row[:-1]), row[-1]) for row in rows]
+        return [(_subscriber(row[:-1]), row[-1]) for row in rows]
 
     def delivery(self, issue_id: str, subscriber_id: int) -> tuple[str, str | None] | None:
         """(subscriber status, send-log status or None) of one pair; None: no such reader."""
@@ -382,7 +467,7 @@ class State:
             " WHERE s.status = 'active' ORDER BY s.id",
             (issue_id,),
         ).fetchall()
-        return [(Subscriber(*row[:-2]), row[-2], row[-1]) for row in rows]
+        return [(_subscriber(row[:-2]), row[-2], row[-1]) for row in rows]
 
     def delivery_state(
         self, issue_id: str, subscriber_id: int
@@ -426,7 +511,9 @@ class State:
         return {row[0] for row in self.db.execute("SELECT DISTINCT issue_id FROM stories")}
 
 
-_SUBSCRIBER = "id, email, name, status, subscribed_at, unsubscribed_at"
+_SUBSCRIBER = (
+    "id, email, name, status, subscribed_at, unsubscribed_at, status_at, cause, preferences"
+)
 _SUBSCRIBER_S = ", ".join(f"s.{c}" for c in _SUBSCRIBER.split(", "))
 
 
@@ -446,6 +533,14 @@ def _entry(row: dict[str, Any]) -> Entry:
     row["pictures"] = tuple(Picture(*p) for p in row.get("pictures") or ())
     row["categories"] = tuple(row.get("categories") or ())
     return Entry(**row, published=datetime.fromisoformat(published) if published else None)
+
+
+def _subscriber(row: tuple[Any, ...]) -> Subscriber:
+    return Subscriber(
+        id=row[0], email=row[1], name=row[2], status=row[3], subscribed_at=row[4],
+        unsubscribed_at=row[5], status_at=row[6], cause=row[7],
+        preferences=Preferences.from_json(row[8]),
+    )  # fmt: skip
 
 
 def _now() -> str:

@@ -237,7 +237,12 @@ def test_export_then_import_gives_back_every_name_and_address(
     assert after == before
 
 
-def test_list_strips_terminal_escapes(write_config: ConfigWriter) -> None:
+def test_list_strips_terminal_escapes(
+    write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest.cli.common import out
+
+    monkeypatch.setattr(out, "width", 240)  # the whole name on one line
     path = write_config("feed.xml")
     with State(os.environ["DIGEST_STATE"]) as state:
         subscribers.add(state, "eve@example.org", "\x1b]0;pwned\x07\x1b[2J\x1b[31mEve\u202e\x9b")

@@ -169,8 +169,9 @@ def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "unsubscribed" in listed and "cy@example.org" in listed
     exported = tmp_path / "out.csv"
     run("export", "--output", str(exported))
+    since = _since(tmp_path, "cy@example.org")
     assert exported.read_text(encoding="utf-8").splitlines()[1:] == [
-        f"cy@example.org,Cy,active,{_since(tmp_path, 'cy@example.org')},"
+        f"cy@example.org,Cy,active,{since},,{since},added by the operator,,issue"
     ]
     bad = runner.invoke(app, ["subscribers", "add", "nope", "-c", str(config)])
     assert bad.exit_code == 1 and "not an email address" in bad.output

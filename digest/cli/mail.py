@@ -23,7 +23,7 @@ from digest.cli.common import (
     out,
     say,
 )
-from digest.config import load_config
+from digest.config import Config, load_config
 from digest.errors import DigestError
 from digest.issues.files import load_issue
 from digest.mail import subscribers
@@ -104,7 +104,20 @@ def _send(
                 sleep=stop.wait,
                 retry_unknown=retry_unknown,
             )
-    return _send_report(report)
+            code = _send_report(report)
+            if code in (Exit.WRITTEN, Exit.REFUSED) and not stop.is_set():
+                code = max(code, _weekly(config, state, stop))
+    return code
+
+
+def _weekly(config: Config, state: State, stop: threading.Event) -> int:
+    """Last week's digest for weekly readers (mail/weekly.py); 0 when none is due."""
+    from digest.mail.weekly import send_weekly
+
+    week = send_weekly(config, state, datetime.now(UTC), stop=stop.is_set, sleep=stop.wait)
+    if week is None or week.total == 0:
+        return 0
+    return _send_report(week)
 
 
 def _send_report(report: SendReport) -> int:
@@ -194,26 +207,43 @@ def subscribers_remove(
     guarded(verbose, action)
 
 
+StatusOption = Annotated[
+    str | None,
+    typer.Option(
+        "--status", help="Only readers in this state: " + ", ".join(subscribers.STATES) + "."
+    ),
+]
+
+
 @subscribers_app.command("list")
 def subscribers_list(
     everyone: EveryoneOption = False,
+    status: StatusOption = None,
     config_path: ConfigOption = Path("config.toml"),
     verbose: VerboseOption = False,
 ) -> None:
-    """List subscribers in the order they joined."""
+    """List subscribers in the order they joined, with when and why their state last changed."""
 
     def action() -> int:
+        _check_status(status)
         with State(load_config(config_path).state_path) as state:
-            rows = state.subscribers(include_unsubscribed=everyone)
+            rows = state.subscribers(include_unsubscribed=everyone, status=status)
         table = Table(show_header=True, title_justify="left", title=f"{len(rows)} subscribers")
-        for column in ("email", "name", "status", "since"):
-            table.add_column(column)
+        for column in ("email", "name", "status", "since", "cause", "gets"):
+            table.add_column(
+                column, no_wrap=column in ("email", "status", "since"), overflow="fold"
+            )
         for row in rows:
+            gets = "weekly" if row.preferences.cadence == "weekly" else "every issue"
+            if row.preferences.sources:
+                gets += ": " + ", ".join(row.preferences.sources)
             table.add_row(
                 escape(subscribers.printable(row.email)),
                 escape(subscribers.printable(row.name)),
                 row.status,
-                row.subscribed_at[:10],
+                (row.status_at or row.subscribed_at)[:16].replace("T", " "),
+                escape(subscribers.printable(row.cause)),
+                escape(subscribers.printable(gets)),
             )
         out.print(table)
         return 0
@@ -259,14 +289,16 @@ def subscribers_export(
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
     everyone: EveryoneOption = False,
+    status: StatusOption = None,
     config_path: ConfigOption = Path("config.toml"),
     verbose: VerboseOption = False,
 ) -> None:
-    """Write the list as CSV (email,name,status,subscribed_at,unsubscribed_at)."""
+    """Write the list as CSV: address, name, state, when and why it last changed, choices."""
 
     def action() -> int:
+        _check_status(status)
         with State(load_config(config_path).state_path) as state:
-            rows = state.subscribers(include_unsubscribed=everyone)
+            rows = state.subscribers(include_unsubscribed=everyone, status=status)
         if output is None:
             subscribers.export_csv(rows, sys.stdout)
             return 0
@@ -276,6 +308,11 @@ def subscribers_export(
         return 0
 
     guarded(verbose, action)
+
+
+def _check_status(status: str | None) -> None:
+    if status is not None and status not in subscribers.STATES:
+        raise DigestError(f"--status {status!r}: use one of {', '.join(subscribers.STATES)}")
 
 
 @app.command()

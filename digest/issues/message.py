@@ -79,11 +79,13 @@ def personal_unsubscribe(config: Config, token: str) -> dict[str, str]:
     mailto:, else the From address; the URL gets the token in place of
     "{token}", or as a `token` query parameter.
     """
-    target = config.newsletter.unsubscribe.strip()
+    target = config.unsubscribe_url.strip()
     scheme = target.partition(":")[0].lower()
     mailbox = sender_address(config)
     if scheme == "mailto":
         mailbox = urlsplit(target).path or mailbox
+    elif config.newsletter.unsubscribe.startswith("mailto:"):
+        mailbox = urlsplit(config.newsletter.unsubscribe).path or mailbox
     targets = [f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}"]
     if scheme in ("http", "https") and list_unsubscribe_headers(target):
         if TOKEN in target:
@@ -92,7 +94,8 @@ def personal_unsubscribe(config: Config, token: str) -> dict[str, str]:
             url = f"{target}{'&' if '?' in target else '?'}token={quote(token)}"
         targets.append(url)
     headers = {"List-Unsubscribe": ", ".join(f"<{t}>" for t in targets)}
-    if scheme == "https":
+    # `digest serve` answers the one-click POST (on loopback too, where http is allowed).
+    if scheme == "https" or config.server.base_url:
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return headers
 

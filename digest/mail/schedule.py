@@ -36,6 +36,7 @@ from digest.errors import ConfigError
 from digest.issues.files import load_issue, next_issue_id
 from digest.mail.lock import build_lock, send_lock
 from digest.mail.send import SendReport, send_issue
+from digest.mail.weekly import send_weekly
 from digest.store import State
 
 logger = logging.getLogger(__name__)
@@ -259,6 +260,8 @@ def build_and_send(
                 return CycleResult("feeds_failed", due.at)
         loaded = load_issue(output_dir, due.issue_id)
         report = send_issue(config, state, loaded, stop=stop, sleep=sleep)
+        if report.complete and not stop():  # and last week's digest to weekly readers, once
+            send_weekly(config, state, datetime.now(UTC), stop=stop, sleep=sleep)
         status: Status = "sent" if report.complete else "incomplete"
         return CycleResult(status, due.at, due.issue_id, report)
 

@@ -54,8 +54,11 @@ from digest.issues.message import (
     personal_message_id,
     sender_address,
 )
+from digest.mail.bounces import on_refusal, verp_address
 from digest.mail.smtp import SmtpTransport
 from digest.mail.subscribers import ACTIVE, make_token, mask, normalise, token_secret
+from digest.mail.variants import Variants
+from digest.models import Preferences
 from digest.store import State
 
 logger = logging.getLogger(__name__)
@@ -93,6 +96,7 @@ class _Recipient:
     id: int
     email: str
     name: str
+    preferences: Preferences = field(default_factory=Preferences)
 
 
 # (subscriber id, status, masked detail, next_attempt_at, deferred_since)
@@ -108,16 +112,29 @@ def _due(status: str | None, next_at: str | None, now: datetime, retry_unknown: 
 
 
 def pending(
-    state: State, issue_id: str, now: datetime | None = None, retry_unknown: bool = False
+    state: State,
+    issue_id: str,
+    now: datetime | None = None,
+    retry_unknown: bool = False,
+    variants: Variants | None = None,
+    only: int | None = None,
 ) -> tuple[list[_Recipient], int, list[datetime], int]:
     """Readers owed `issue_id` now; how many have their outcome; when the waiting ones are
-    due; how many have an unknown outcome (not in the first list unless `retry_unknown`)."""
+    due; how many have an unknown outcome (not in the first list unless `retry_unknown`).
+
+    With `variants`, only readers whose cadence and sources this issue serves;
+    `only` picks one reader whatever their cadence (the welcome mail).
+    """
     now = now or datetime.now(UTC)
     todo: list[_Recipient] = []
     done, unknown, later = 0, 0, []
     for s, status, next_at in state.send_queue(issue_id):
+        if only is not None and s.id != only:
+            continue
+        if variants is not None and not variants.wants(s.preferences, any_cadence=only is not None):
+            continue
         if _due(status, next_at, now, retry_unknown):
-            todo.append(_Recipient(s.id, s.email, s.name))
+            todo.append(_Recipient(s.id, s.email, s.name, s.preferences))
         elif status == UNKNOWN:
             unknown += 1
         elif status == DEFERRED and next_at:
@@ -138,20 +155,24 @@ def send_issue(
     dry_run: bool = False,
     retry_unknown: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    only: int | None = None,
 ) -> SendReport:
     """Mail `loaded` to every active subscriber who does not have it yet.
 
     `stop` is asked between messages (the scheduler's SIGTERM flag); `sleep`
     waits for the rate limit and the retry backoff; `clock` says when
     deferred readers are due. `retry_unknown` sends again to readers whose
-    last message went unanswered.
+    last message went unanswered. Each reader gets the variant of their
+    preferences (mail/variants.py); `only` mails one reader.
     """
     secret = token_secret(config)
     sign = dkim_signer(config)
     sender = sender_address(config)
     issue_id = loaded.issue.id
-    todo, done, later, unknown = pending(state, issue_id, clock(), retry_unknown)
-    factory = MessageFactory(loaded.issue, loaded.rendered, config)
+    variants = Variants(config, loaded)
+    todo, done, later, unknown = pending(
+        state, issue_id, clock(), retry_unknown, variants=variants, only=only
+    )
     report = SendReport(
         issue_id=issue_id, total=len(todo) + done + len(later) + unknown, already=done
     )
@@ -159,7 +180,7 @@ def send_issue(
     report.next_at = min(later, default=None)
     if dry_run:
         for recipient in todo:  # build each message so a bad key or header shows now
-            _render(factory, recipient, secret, sign)
+            _render(variants.factory(recipient.preferences), recipient, secret, sign)
         report.left = len(todo)
         return report
     if not todo:
@@ -193,13 +214,18 @@ def send_issue(
                     issue_id,
                     recipient.id,
                 )
-            raw = _render(factory, recipient, secret, sign)
+            raw = _render(variants.factory(recipient.preferences), recipient, secret, sign)
             wait = next_at - time.monotonic()
             if wait > 0:
                 sleep(wait)
             next_at = max(next_at, time.monotonic()) + interval
+            envelope = sender
+            if config.smtp.bounce_address:  # VERP: a bounce names its reader
+                envelope = verp_address(config.smtp.bounce_address, recipient.id)
             try:
-                outcome, detail = _deliver(smtp, config.smtp, sender, recipient, raw, stop, sleep)
+                outcome, detail = _deliver(smtp, config.smtp, envelope, recipient, raw, stop, sleep)
+                if outcome == FAILED:
+                    on_refusal(state, recipient.id, detail)  # stops on an authentication refusal
             except (DeliveryError, ConfigError) as e:  # refused sender, bad setting: none out
                 unsettled = (recipient.id, DEFERRED, str(e), None, None)
                 raise

@@ -24,14 +24,19 @@ from typing import Any, TextIO
 from email_validator import EmailNotValidError, validate_email
 
 from digest.config import Config
-from digest.errors import ConfigError, SubscriberError
-from digest.models import Subscriber
+from digest.errors import ConfigError, ExpiredTokenError, SubscriberError
+from digest.models import Preferences, Subscriber
 from digest.store import State
 
 logger = logging.getLogger(__name__)
 
+PENDING = "pending"  # asked on the web, not confirmed yet: never mailed an issue
 ACTIVE = "active"
 UNSUBSCRIBED = "unsubscribed"
+BOUNCED = "bounced"  # hard bounce, or soft bounces past the limit
+COMPLAINED = "complained"  # marked the newsletter as spam (an ARF report)
+STATES = (PENDING, ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED)
+LEFT = (UNSUBSCRIBED, BOUNCED, COMPLAINED)  # only the operator's --resubscribe brings them back
 
 
 def normalise(address: str) -> str:
@@ -54,11 +59,29 @@ def token_secret(config: Config) -> bytes:
     return value.encode("utf-8")
 
 
-def make_token(secret: bytes, subscriber_id: int, email: str) -> str:
-    """`<id>-<signature>`: URL-safe, and only the holder of the secret can make one."""
-    message = f"{subscriber_id}:{email.lower()}".encode()
-    digest = hmac.new(secret, message, hashlib.sha256).digest()[:16]
-    return f"{subscriber_id}-{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+def make_token(
+    secret: bytes,
+    subscriber_id: int,
+    email: str,
+    *,
+    purpose: str = "",
+    expires: int | None = None,
+    bound: str = "",
+) -> str:
+    """`<id>-<signature>`: URL-safe, and only the holder of the secret can make one.
+
+    Without a purpose it is the reader's lasting token (unsubscribe and
+    preferences). With one it also signs the purpose, the expiry (Unix time,
+    written in the token: `<id>-<expires>-<signature>`) and `bound`, a value
+    that changes once the token is used, so a used link cannot be replayed.
+    """
+    message = f"{subscriber_id}:{email.lower()}"
+    if purpose:
+        message = f"{purpose}:{message}:{expires}:{bound}"
+    digest = hmac.new(secret, message.encode(), hashlib.sha256).digest()[:16]
+    signature = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    middle = f"{expires}-" if expires is not None else ""
+    return f"{subscriber_id}-{middle}{signature}"
 
 
 _TOKEN = re.compile(r"([0-9]{1,18})-[A-Za-z0-9_-]{1,64}", re.ASCII)
@@ -78,16 +101,87 @@ def check_token(state: State, secret: bytes, token: str) -> Subscriber:
     return subscriber
 
 
+def confirm_token(secret: bytes, subscriber: Subscriber, now: float, hours: int) -> str:
+    """The link token of a confirmation mail: valid `hours`, and only until the status changes."""
+    expires = int(now) + hours * 3600
+    return make_token(
+        secret,
+        subscriber.id,
+        subscriber.email,
+        purpose="confirm",
+        expires=expires,
+        bound=f"{subscriber.status}@{subscriber.status_at}",
+    )
+
+
+def check_confirm_token(state: State, secret: bytes, token: str, now: float) -> Subscriber:
+    """The reader a confirmation token names; SubscriberError if forged or used."""
+    parts = token.strip().split("-", 2)
+    if len(parts) == 3 and all(p.isascii() and p.isdigit() and len(p) <= 15 for p in parts[:2]):
+        subscriber = state.subscriber(int(parts[0]))
+        expires = int(parts[1])
+        if subscriber is not None:
+            expected = make_token(
+                secret,
+                subscriber.id,
+                subscriber.email,
+                purpose="confirm",
+                expires=expires,
+                bound=f"{subscriber.status}@{subscriber.status_at}",
+            )
+            if hmac.compare_digest(expected, token.strip()):
+                if expires < now:
+                    raise ExpiredTokenError("that confirmation link has expired")
+                return subscriber
+    raise SubscriberError("that confirmation link is not valid, or was used already")
+
+
+def request(
+    state: State, address: str, name: str, preferences: Preferences
+) -> tuple[Subscriber, bool]:
+    """A web sign-up: the reader's row (new ones `pending`) and whether to mail a confirmation.
+
+    Active readers and those who complained get no mail; the page answers the
+    same either way, so it tells nobody who is on the list.
+    """
+    email = normalise(address)
+    name = " ".join(name.split())[:100]
+    with state.transaction():
+        existing = state.subscriber(email)
+        if existing is None:
+            state.insert_subscriber(email, name, PENDING, "asked on the web", preferences.to_json())
+        elif existing.status in (PENDING, UNSUBSCRIBED, BOUNCED):
+            # Their choices wait in the row; nothing is mailed before they confirm.
+            chosen = preferences.to_json()
+            state.update_subscriber(existing.id, name or existing.name, chosen)
+        else:  # a write all the same, so that the answer takes as long (no timing oracle)
+            kept = existing.preferences.to_json()
+            state.update_subscriber(existing.id, existing.name, kept)
+    subscriber = state.subscriber(email)
+    assert subscriber is not None
+    return subscriber, subscriber.status in (PENDING, UNSUBSCRIBED, BOUNCED)
+
+
+def confirm(state: State, subscriber: Subscriber) -> Subscriber:
+    """Active from now on (the reader pressed the button in the confirmation mail)."""
+    with state.transaction():
+        state.set_status(subscriber.id, ACTIVE, "confirmed by the reader")
+    logger.info("subscriber #%d confirmed", subscriber.id)
+    result = state.subscriber(subscriber.id)
+    assert result is not None
+    return result
+
+
 def add(state: State, address: str, name: str = "", *, resubscribe: bool = False) -> Subscriber:
     """Add (or, with `resubscribe`, bring back) one subscriber; returns the row."""
     email = normalise(address)
     name = " ".join(name.split())
     with state.transaction():
         existing = state.subscriber(email)
-        if existing is not None and existing.status == UNSUBSCRIBED and not resubscribe:
+        if existing is not None and existing.status in LEFT and not resubscribe:
             raise SubscriberError(
-                f"{email} unsubscribed on {existing.unsubscribed_at}; add --resubscribe"
-                " only if they asked to come back"
+                f"{email} is {existing.status} since {existing.status_at} ({existing.cause});"
+                " add --resubscribe only if they asked to come back"
             )
         if existing is None:
             state.insert_subscriber(email, name, ACTIVE)
@@ -107,8 +201,11 @@ def remove(state: State, address: str) -> Subscriber:
     return unsubscribe(state, subscriber)
 
 
-def unsubscribe(state: State, subscriber: Subscriber) -> Subscriber:
-    state.unsubscribe(subscriber.id)
+def unsubscribe(
+    state: State, subscriber: Subscriber, cause: str = "removed by the operator"
+) -> Subscriber:
+    if subscriber.status != UNSUBSCRIBED:
+        state.unsubscribe(subscriber.id, cause)
     logger.info("subscriber #%d unsubscribed", subscriber.id)
     result = state.subscriber(subscriber.id)
     assert result is not None
@@ -147,7 +244,7 @@ def import_csv(state: State, source: TextIO, *, skip_invalid: bool = False) -> I
             if existing is None:
                 state.insert_subscriber(email, name, ACTIVE)
                 added += 1
-            elif existing.status == UNSUBSCRIBED:
+            elif existing.status in LEFT:
                 unsubscribed += 1
             else:
                 already += 1
@@ -189,13 +286,22 @@ def _rows(reader: Any) -> Iterator[tuple[int, str, str]]:
         yield reader.line_num, address, " ".join(name.split())
 
 
+EXPORT_COLUMNS = (
+    "email", "name", "status", "subscribed_at", "unsubscribed_at", "status_changed_at",
+    "cause", "sources", "cadence",
+)  # fmt: skip
+
+
 def export_csv(subscribers: Iterable[Subscriber], target: TextIO) -> int:
-    """Write email,name,status,subscribed_at,unsubscribed_at rows; returns the count."""
+    """Write one row per reader (EXPORT_COLUMNS: state, when and why it last changed)."""
     writer = csv.writer(target, lineterminator="\n")
-    writer.writerow(["email", "name", "status", "subscribed_at", "unsubscribed_at"])
+    writer.writerow(EXPORT_COLUMNS)
     count = 0
     for s in subscribers:
-        cells = [s.email, s.name, s.status, s.subscribed_at, s.unsubscribed_at or ""]
+        cells = [
+            s.email, s.name, s.status, s.subscribed_at, s.unsubscribed_at or "",
+            s.status_at, s.cause, "|".join(s.preferences.sources), s.preferences.cadence,
+        ]  # fmt: skip
         writer.writerow([_neutral(cell) for cell in cells])
         count += 1
     return count

@@ -171,7 +171,7 @@ def issue_context(
         number=number,
         newsletter_url=output_url(settings.url),
         view_url=web_url(config, issue.id),
-        unsubscribe=output_url(settings.unsubscribe, "mailto"),
+        unsubscribe=output_url(config.unsubscribe_url, "mailto"),
         postal_address=settings.postal_address,
         date=issue.generated_at,
         now=issue.generated_at,
