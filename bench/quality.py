@@ -394,12 +394,17 @@ _NOT_PROSE = [
 ]
 
 
+_DATELINE = re.compile(r"^[^\W\d_][\w .'-]{1,40} \((Reuters|AP|AFP|dpa|Bloomberg)\) [-–—] ")
+
+
 def not_prose(sentence: str) -> str | None:
+    sentence = _DATELINE.sub("", sentence)  # "BRASÍLIA (Reuters) - …" is news, not a credit
     for kind, pattern in _NOT_PROSE:
         if pattern.search(sentence):
             return kind
+    # ASCII symbols only: the punctuation of Chinese or Japanese prose (，。！（）) is not code.
     symbols = sum(
-        not (c.isalnum() or c.isspace() or c in ".,;:!?'\"’“”-–—()%$€£") for c in sentence
+        c.isascii() and not (c.isalnum() or c.isspace() or c in ".,;:!?'\"-()%$") for c in sentence
     )
     if len(sentence) > 20 and symbols / len(sentence) > 0.08:
         return "code"

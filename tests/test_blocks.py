@@ -59,6 +59,7 @@ K = BlockKind
         ("<p>This post originally appeared on the company blog.</p>",
          [(K.NOTICE, "This post originally appeared on the company blog.")]),
         ("<p>By Jane Doe</p>", [(K.NOTICE, "By Jane Doe")]),
+        ("<p>submitted by coupdetaco to news</p>", [(K.NOTICE, "submitted by coupdetaco to news")]),
         ("<p>Order right now or you'll miss it!</p>", [(K.NOTICE, "Order right now or you'll miss it!")]),
         ("<p>Subscribe to our newsletter for more.</p>",
          [(K.NOTICE, "Subscribe to our newsletter for more.")]),

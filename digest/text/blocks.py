@@ -79,6 +79,8 @@ _NOTICES = re.compile(
     r"(posted|written|reported|words|text|story|photos?|interview) by\b|by [\w.'’ -]{2,60}$|"
     r"(?-i:[Bb]y [A-Z][\w.'’-]+( [A-Z][\w.'’-]+){1,3}\s*(,|\(|and\b|&|on behalf\b))|"
     r"von [\w.'’ -]{2,60}$|par [\w.'’ -]{2,60}$|por [\w.'’ -]{2,60}$|"
+    # what a forum or aggregator adds to every post ("submitted by alice to news")
+    r"submitted by /?(u/)?[\w-]{2,40} to /?(r/)?\w+|"
     # update and editor's notes, corrections
     r"(\[|\()?(update[sd]?|editor'?s?’?s? note|note from the editor|correction|clarification|"
     r"disclosure|disclaimer|aktualisierung|nachtrag|korrektur|mise à jour|actualización|"
