@@ -26,7 +26,8 @@ from typer.testing import CliRunner
 from digest.cli import app
 from digest.config import load_config
 from digest.mail.schedule import Scheduler, build_and_send
-from digest.store import MIGRATIONS, State
+from digest.store import State
+from digest.store.schema import MIGRATIONS
 from tests.mailserver import Mailserver, rss, schedule_letter
 
 pytestmark = pytest.mark.usefixtures("mail_secrets")

@@ -40,7 +40,12 @@ pytestmark = pytest.mark.usefixtures("mail_secrets")
 
 def details(letter: mail.Letter) -> dict[str, tuple[str, str | None, str | None]]:
     with State(letter.config.state_path) as state:
-        return state.send_details(ISSUE_ID)
+        rows = state.db.execute(
+            "SELECT s.email, l.status, l.detail, l.next_attempt_at FROM send_log l"
+            " JOIN subscribers s ON s.id = l.subscriber_id WHERE l.issue_id = ?",
+            (ISSUE_ID,),
+        )
+        return {email: (status, detail, at) for email, status, detail, at in rows}
 
 
 # A slow relay -------------------------------------------------------------------

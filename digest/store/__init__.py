@@ -1,10 +1,10 @@
 """The SQLite file that outlives a run, and every SQL statement digest runs.
 
-It keeps HTTP validators and the last body of each feed, the stories sent,
-cached summaries, the subscriber list, the per-(issue, subscriber) send log
-and the scheduler's memory. Schema changes are appended to `MIGRATIONS` and
-never edited, so an old state file is upgraded in place (`PRAGMA user_version`
-counts the ones applied).
+It keeps HTTP validators and the parsed entries of each feed, the stories
+sent, cached summaries, the subscriber list with each change of state, the
+per-(issue, subscriber) send log and the scheduler's memory. Only this module
+talks to the database; `schema.py` holds the migrations, `codecs.py` turns
+rows into records, `failures.py` turns sqlite3 errors into one line.
 """
 
 from __future__ import annotations
@@ -14,104 +14,22 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import fields, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from digest.errors import DigestError, StateError
-from digest.models import Entry, Fetched, Picture, Preferences, Subscriber, Validators
-from digest.store_errors import one_line_errors, state_error
-
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE http_cache (
-        url TEXT PRIMARY KEY,
-        etag TEXT,
-        last_modified TEXT,
-        final_url TEXT,
-        content_type TEXT,
-        body BLOB,
-        fetched_at TEXT NOT NULL
-    );
-    CREATE TABLE stories (
-        key TEXT PRIMARY KEY,
-        issue_id TEXT NOT NULL,
-        title TEXT NOT NULL,
-        url TEXT NOT NULL,
-        included_at TEXT NOT NULL
-    );
-    CREATE INDEX stories_issue ON stories (issue_id);
-    CREATE TABLE summaries (
-        hash TEXT PRIMARY KEY,
-        sentences TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    );
-    """,
-    # Subscribers, the per-(issue, subscriber) send log, and the scheduler's memory.
-    """
-    CREATE TABLE subscribers (
-        id INTEGER PRIMARY KEY,
-        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        name TEXT NOT NULL DEFAULT '',
-        status TEXT NOT NULL DEFAULT 'active',
-        subscribed_at TEXT NOT NULL,
-        unsubscribed_at TEXT
-    );
-    CREATE TABLE send_log (
-        issue_id TEXT NOT NULL,
-        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        detail TEXT,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (issue_id, subscriber_id)
-    );
-    CREATE TABLE schedule_state (
-        key TEXT PRIMARY KEY,
-        value TEXT
-    );
-    """,
-    # A reader deferred by a 4xx waits until `next_attempt_at`; `deferred_since`
-    # is the first such reply, from which `[smtp] give_up_hours` counts.
-    """
-    ALTER TABLE send_log ADD COLUMN next_attempt_at TEXT;
-    ALTER TABLE send_log ADD COLUMN deferred_since TEXT
-    """,
-    # A feed's entries as parsed last time, so a 304 costs no parsing at all.
-    """
-    CREATE TABLE parsed_feeds (
-        url TEXT PRIMARY KEY,
-        entries TEXT NOT NULL,
-        parsed_at TEXT NOT NULL
-    );
-    """,
-    # Reader states (pending, active, unsubscribed, bounced, complained) with the time
-    # and cause of each change, preferences, soft-bounce counts, bounce reports read.
-    """
-    ALTER TABLE subscribers ADD COLUMN status_at TEXT NOT NULL DEFAULT '';
-    ALTER TABLE subscribers ADD COLUMN cause TEXT NOT NULL DEFAULT '';
-    ALTER TABLE subscribers ADD COLUMN preferences TEXT NOT NULL DEFAULT '{}';
-    ALTER TABLE subscribers ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
-    UPDATE subscribers SET status_at = COALESCE(unsubscribed_at, subscribed_at);
-    CREATE TABLE subscriber_events (
-        id INTEGER PRIMARY KEY,
-        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
-        at TEXT NOT NULL,
-        status TEXT NOT NULL,
-        cause TEXT NOT NULL
-    );
-    CREATE INDEX subscriber_events_who ON subscriber_events (subscriber_id);
-    INSERT INTO subscriber_events (subscriber_id, at, status, cause)
-        SELECT id, status_at, status, 'on the list before changes were logged' FROM subscribers;
-    CREATE TABLE bounce_reports (
-        key TEXT PRIMARY KEY,
-        read_at TEXT NOT NULL
-    );
-    """,
-]
-ENTRIES_FORMAT = 2
-"""Version of the JSON in `parsed_feeds`; another version reads as absent (a full fetch)."""
+from digest.models import Entry, Fetched, Subscriber, Validators
+from digest.store import codecs
+from digest.store.codecs import (
+    ENTRIES_FORMAT,
+    SUBSCRIBER,
+    SUBSCRIBER_S,
+    entry_from,
+    entry_row,
+    subscriber_from,
+)
+from digest.store.failures import one_line_errors, state_error
+from digest.store.schema import MIGRATIONS
 
 
 @one_line_errors
@@ -229,7 +147,7 @@ class State:
                 fetched.final_url,
                 fetched.content_type,
                 fetched.content or None,
-                _now(),
+                codecs.now(),
             ),
         )
 
@@ -242,17 +160,21 @@ class State:
             data = json.loads(row[0])
             if data.get("format") != ENTRIES_FORMAT:
                 return None
-            return data["title"], [_entry(e) for e in data["entries"]]
+            return data["title"], [entry_from(e) for e in data["entries"]]
         except (ValueError, KeyError, TypeError):
             return None  # written by another version: fetch the feed again
 
     def remember_feed(self, fetched: Fetched, title: str | None, entries: Iterable[Entry]) -> None:
         """The validators of a full response and what it parsed to (not its body)."""
         self.remember_response(replace(fetched, content=b""))
-        data = {"format": ENTRIES_FORMAT, "title": title, "entries": [_row(e) for e in entries]}
+        data = {
+            "format": ENTRIES_FORMAT,
+            "title": title,
+            "entries": [entry_row(e) for e in entries],
+        }
         self.db.execute(
             "INSERT OR REPLACE INTO parsed_feeds (url, entries, parsed_at) VALUES (?, ?, ?)",
-            (fetched.url, json.dumps(data, ensure_ascii=False), _now()),
+            (fetched.url, json.dumps(data, ensure_ascii=False), codecs.now()),
         )
 
     # Stories ----------------------------------------------------------------
@@ -270,7 +192,7 @@ class State:
 
     def record_issue(self, issue_id: str, stories: Iterable[tuple[str, str, str]]) -> None:
         """Remember (key, title, url) of each story sent in `issue_id`."""
-        now = _now()
+        now = codecs.now()
         with self.transaction():
             self.db.executemany(
                 "INSERT OR IGNORE INTO stories (key, issue_id, title, url, included_at)"
@@ -286,11 +208,8 @@ class State:
         ).fetchone()
         return tuple(json.loads(row[0])) if row else None
 
-    def remember_summary(self, content_hash: str, sentences: Iterable[str]) -> None:
-        self.remember_summaries([(content_hash, sentences)])
-
     def remember_summaries(self, summaries: Iterable[tuple[str, Iterable[str]]]) -> None:
-        now = _now()
+        now = codecs.now()
         self.db.executemany(
             "INSERT OR REPLACE INTO summaries (hash, sentences, created_at) VALUES (?, ?, ?)",
             [(key, json.dumps(list(sentences)), now) for key, sentences in summaries],
@@ -302,9 +221,9 @@ class State:
         """A subscriber by id or by address (any case)."""
         column = "id" if isinstance(key, int) else "email"
         found = self.db.execute(
-            f"SELECT {_SUBSCRIBER} FROM subscribers WHERE {column} = ?", (key,)
+            f"SELECT {SUBSCRIBER} FROM subscribers WHERE {column} = ?", (key,)
         ).fetchone()
-        return _subscriber(found) if found else None
+        return subscriber_from(found) if found else None
 
     def subscribers(
         self, *, include_unsubscribed: bool = False, status: str | None = None
@@ -313,14 +232,14 @@ class State:
         if status is None and not include_unsubscribed:
             status = "active"
         where, args = ("WHERE status = ?", (status,)) if status else ("", ())
-        rows = self.db.execute(f"SELECT {_SUBSCRIBER} FROM subscribers {where} ORDER BY id", args)
-        return [_subscriber(row) for row in rows]
+        rows = self.db.execute(f"SELECT {SUBSCRIBER} FROM subscribers {where} ORDER BY id", args)
+        return [subscriber_from(row) for row in rows]
 
     def insert_subscriber(
         self, email: str, name: str, status: str, cause: str = "added by the operator",
         preferences: str = "{}",
     ) -> int:  # fmt: skip
-        now = _now()
+        now = codecs.now()
         cursor = self.db.execute(
             "INSERT INTO subscribers (email, name, status, subscribed_at, status_at, cause,"
             " preferences) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -346,7 +265,7 @@ class State:
 
     def set_status(self, subscriber_id: int, status: str, cause: str) -> None:
         """Move a reader to `status`, logging when and why (an active reader rejoins whole)."""
-        now = _now()
+        now = codecs.now()
         self.db.execute(
             "UPDATE subscribers SET status = ?, status_at = ?, cause = ?,"
             " unsubscribed_at = CASE WHEN ? = 'active' THEN NULL"
@@ -392,31 +311,11 @@ class State:
     def first_reading(self, key: str) -> bool:
         """Remember a bounce report by key; False when it was read before."""
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO bounce_reports (key, read_at) VALUES (?, ?)", (key, _now())
+            "INSERT OR IGNORE INTO bounce_reports (key, read_at) VALUES (?, ?)", (key, codecs.now())
         )
         return cursor.rowcount == 1
 
     # Send log -----------------------------------------------------------------
-
-    def owed(self, issue_id: str) -> list[tuple[Subscriber, str | None]]:
-        """Every active subscriber with their send-log status for `issue_id` (None: none)."""
-        rows = self.db.execute(
-            f"SELECT {_SUBSCRIBER_S}, l.status FROM subscribers s"
-            " LEFT JOIN send_log l ON l.subscriber_id = s.id AND l.issue_id = ?"
-            " WHERE s.status = 'active' ORDER BY s.id",
-            (issue_id,),
-        ).fetchall()
-        return [(_subscriber(row[:-1]), row[-1]) for row in rows]
-
-    def delivery(self, issue_id: str, subscriber_id: int) -> tuple[str, str | None] | None:
-        """(subscriber status, send-log status or None) of one pair; None: no such reader."""
-        row = self.db.execute(
-            "SELECT s.status, l.status FROM subscribers s"
-            " LEFT JOIN send_log l ON l.subscriber_id = s.id AND l.issue_id = ?"
-            " WHERE s.id = ?",
-            (issue_id, subscriber_id),
-        ).fetchone()
-        return (row[0], row[1]) if row else None
 
     def mark_sending(self, issue_id: str, subscriber_id: int, status: str) -> None:
         """Claim one pair before its message goes out (attempts counted)."""
@@ -425,14 +324,14 @@ class State:
             " VALUES (?, ?, ?, 1, ?) ON CONFLICT (issue_id, subscriber_id) DO UPDATE"
             " SET status = excluded.status, attempts = attempts + 1,"
             " updated_at = excluded.updated_at",
-            (issue_id, subscriber_id, status, _now()),
+            (issue_id, subscriber_id, status, codecs.now()),
         )
 
     def record_outcome(self, issue_id: str, subscriber_id: int, status: str, detail: str) -> None:
         self.db.execute(
             "UPDATE send_log SET status = ?, detail = ?, updated_at = ?"
             " WHERE issue_id = ? AND subscriber_id = ?",
-            (status, detail[:500], _now(), issue_id, subscriber_id),
+            (status, detail[:500], codecs.now(), issue_id, subscriber_id),
         )
 
     def send_log(self, issue_id: str) -> dict[str, str]:
@@ -457,17 +356,15 @@ class State:
             (key, value),
         )
 
-    # Deferrals (appended) ------------------------------------------------------
-
     def send_queue(self, issue_id: str) -> list[tuple[Subscriber, str | None, str | None]]:
         """Every active subscriber with their send-log status and next_attempt_at."""
         rows = self.db.execute(
-            f"SELECT {_SUBSCRIBER_S}, l.status, l.next_attempt_at FROM subscribers s"
+            f"SELECT {SUBSCRIBER_S}, l.status, l.next_attempt_at FROM subscribers s"
             " LEFT JOIN send_log l ON l.subscriber_id = s.id AND l.issue_id = ?"
             " WHERE s.status = 'active' ORDER BY s.id",
             (issue_id,),
         ).fetchall()
-        return [(_subscriber(row[:-2]), row[-2], row[-1]) for row in rows]
+        return [(subscriber_from(row[:-2]), row[-2], row[-1]) for row in rows]
 
     def delivery_state(
         self, issue_id: str, subscriber_id: int
@@ -494,54 +391,9 @@ class State:
             "UPDATE send_log SET status = 'deferred', detail = ?, updated_at = ?,"
             " next_attempt_at = ?, deferred_since = COALESCE(deferred_since, ?)"
             " WHERE issue_id = ? AND subscriber_id = ?",
-            (detail[:500], _now(), next_attempt_at, deferred_since, issue_id, subscriber_id),
+            (detail[:500], codecs.now(), next_attempt_at, deferred_since, issue_id, subscriber_id),
         )
-
-    def send_details(self, issue_id: str) -> dict[str, tuple[str, str | None, str | None]]:
-        """Address → (status, detail, next_attempt_at) of every send-log row for `issue_id`."""
-        rows = self.db.execute(
-            "SELECT s.email, l.status, l.detail, l.next_attempt_at FROM send_log l"
-            " JOIN subscribers s ON s.id = l.subscriber_id WHERE l.issue_id = ?",
-            (issue_id,),
-        )
-        return {email: (status, detail, at) for email, status, detail, at in rows}
 
     def recorded_issues(self) -> set[str]:
         """Ids of the issues whose stories are recorded."""
         return {row[0] for row in self.db.execute("SELECT DISTINCT issue_id FROM stories")}
-
-
-_SUBSCRIBER = (
-    "id, email, name, status, subscribed_at, unsubscribed_at, status_at, cause, preferences"
-)
-_SUBSCRIBER_S = ", ".join(f"s.{c}" for c in _SUBSCRIBER.split(", "))
-
-
-_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
-
-
-def _row(entry: Entry) -> dict[str, object]:
-    # Not dataclasses.asdict: it deep-copies every value, several times slower.
-    row = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
-    row["published"] = entry.published.isoformat() if entry.published else None
-    row["pictures"] = [[p.url, p.width, p.height, p.alt] for p in entry.pictures]
-    return row
-
-
-def _entry(row: dict[str, Any]) -> Entry:
-    published = row.pop("published")
-    row["pictures"] = tuple(Picture(*p) for p in row.get("pictures") or ())
-    row["categories"] = tuple(row.get("categories") or ())
-    return Entry(**row, published=datetime.fromisoformat(published) if published else None)
-
-
-def _subscriber(row: tuple[Any, ...]) -> Subscriber:
-    return Subscriber(
-        id=row[0], email=row[1], name=row[2], status=row[3], subscribed_at=row[4],
-        unsubscribed_at=row[5], status_at=row[6], cause=row[7],
-        preferences=Preferences.from_json(row[8]),
-    )  # fmt: skip
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

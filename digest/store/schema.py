@@ -1,0 +1,93 @@
+"""The schema, as the list of changes that built it: appended to, never edited.
+
+`PRAGMA user_version` counts the entries applied, so an old state file is
+upgraded in place by the ones it lacks.
+"""
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE http_cache (
+        url TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        final_url TEXT,
+        content_type TEXT,
+        body BLOB,
+        fetched_at TEXT NOT NULL
+    );
+    CREATE TABLE stories (
+        key TEXT PRIMARY KEY,
+        issue_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        url TEXT NOT NULL,
+        included_at TEXT NOT NULL
+    );
+    CREATE INDEX stories_issue ON stories (issue_id);
+    CREATE TABLE summaries (
+        hash TEXT PRIMARY KEY,
+        sentences TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
+    # Subscribers, the per-(issue, subscriber) send log, and the scheduler's memory.
+    """
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active',
+        subscribed_at TEXT NOT NULL,
+        unsubscribed_at TEXT
+    );
+    CREATE TABLE send_log (
+        issue_id TEXT NOT NULL,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        detail TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (issue_id, subscriber_id)
+    );
+    CREATE TABLE schedule_state (
+        key TEXT PRIMARY KEY,
+        value TEXT
+    );
+    """,
+    # A reader deferred by a 4xx waits until `next_attempt_at`; `deferred_since`
+    # is the first such reply, from which `[smtp] give_up_hours` counts.
+    """
+    ALTER TABLE send_log ADD COLUMN next_attempt_at TEXT;
+    ALTER TABLE send_log ADD COLUMN deferred_since TEXT
+    """,
+    # A feed's entries as parsed last time, so a 304 costs no parsing at all.
+    """
+    CREATE TABLE parsed_feeds (
+        url TEXT PRIMARY KEY,
+        entries TEXT NOT NULL,
+        parsed_at TEXT NOT NULL
+    );
+    """,
+    # Reader states (pending, active, unsubscribed, bounced, complained) with the time
+    # and cause of each change, preferences, soft-bounce counts, bounce reports read.
+    """
+    ALTER TABLE subscribers ADD COLUMN status_at TEXT NOT NULL DEFAULT '';
+    ALTER TABLE subscribers ADD COLUMN cause TEXT NOT NULL DEFAULT '';
+    ALTER TABLE subscribers ADD COLUMN preferences TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE subscribers ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
+    UPDATE subscribers SET status_at = COALESCE(unsubscribed_at, subscribed_at);
+    CREATE TABLE subscriber_events (
+        id INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        cause TEXT NOT NULL
+    );
+    CREATE INDEX subscriber_events_who ON subscriber_events (subscriber_id);
+    INSERT INTO subscriber_events (subscriber_id, at, status, cause)
+        SELECT id, status_at, status, 'on the list before changes were logged' FROM subscribers;
+    CREATE TABLE bounce_reports (
+        key TEXT PRIMARY KEY,
+        read_at TEXT NOT NULL
+    );
+    """,
+]
