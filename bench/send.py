@@ -43,7 +43,8 @@ from digest.config import load_config
 from digest.issues.files import load_issue
 from digest.issues.publish import publish
 from digest.mail import subscribers
-from digest.mail.send import SENDING, send_issue
+from digest.mail.outcomes import SENDING
+from digest.mail.send import send_issue
 from digest.models import Comment, Issue, Story
 from digest.store import State
 

@@ -17,6 +17,9 @@ DigestError                 the CLI prints the message on one line (exit code in
     ├── UnknownOutcome      the server never answered the end of DATA: maybe delivered
     └── LockedError         another `digest send`, build or scheduler holds the lock
 
+NoReply (not a DigestError) is a signal inside the SMTP connection, turned into
+UnknownOutcome before it leaves it.
+
 Library exceptions are wrapped where they cross into digest (`raise … from e`),
 so nothing else reaches the CLI but a bug, which is shown with its traceback.
 """
@@ -84,3 +87,11 @@ class UnknownOutcome(DeliveryError):
 
 class LockedError(DeliveryError):
     pass
+
+
+class NoReply(Exception):
+    """The message went out whole and the reply to its final "." never came.
+
+    Raised inside the SMTP connection and turned into UnknownOutcome there; it
+    is not a DigestError because no user ever sees it.
+    """

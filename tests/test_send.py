@@ -30,7 +30,8 @@ from digest.cli import app
 from digest.errors import ConfigError, DigestError, LockedError
 from digest.mail import subscribers
 from digest.mail.lock import send_lock
-from digest.mail.send import SENDING, send_test
+from digest.mail.outcomes import SENDING
+from digest.mail.send import send_test
 from digest.store import State
 from tests.mailserver import (
     PASSWORD,

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from digest.cli import app
 from digest.errors import ConfigError
-from digest.mail.send import DEFERRED, FAILED, SENT, UNKNOWN
+from digest.mail.outcomes import DEFERRED, FAILED, SENT, UNKNOWN
 from digest.store import State
 from tests import mailserver as mail
 from tests.mailserver import (

@@ -34,17 +34,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import formataddr
 
-from digest.config import Config, SmtpSettings
+from digest.config import Config
 from digest.errors import (
     ConfigError,
     DeliveryError,
-    PermanentError,
-    RecipientDeferred,
-    TransientError,
-    UnknownOutcome,
 )
 from digest.issues.files import LoadedIssue
 from digest.issues.message import (
@@ -55,6 +51,17 @@ from digest.issues.message import (
     sender_address,
 )
 from digest.mail.bounces import on_refusal, verp_address
+from digest.mail.outcomes import (
+    DEFERRED,
+    FAILED,
+    SENDING,
+    SENT,
+    UNKNOWN,
+    Outcome,
+    deliver,
+    record,
+    settle,
+)
 from digest.mail.smtp import SmtpTransport
 from digest.mail.subscribers import ACTIVE, make_token, mask, normalise, token_secret
 from digest.mail.variants import Variants
@@ -63,10 +70,6 @@ from digest.store import State
 
 logger = logging.getLogger(__name__)
 
-SENDING, SENT, FAILED, DEFERRED, UNKNOWN = "sending", "sent", "failed", "deferred", "unknown"
-# A server-wide failure leaves the reader due at once; a 4xx for the address, later.
-WAITING = "waiting"
-MAX_DEFER = timedelta(hours=6)
 UNKNOWN_STREAK = 3  # unanswered ends of DATA in a row that stop a run
 
 
@@ -97,10 +100,6 @@ class _Recipient:
     email: str
     name: str
     preferences: Preferences = field(default_factory=Preferences)
-
-
-# (subscriber id, status, masked detail, next_attempt_at, deferred_since)
-_Outcome = tuple[int, str, str, str | None, str | None]
 
 
 def _due(status: str | None, next_at: str | None, now: datetime, retry_unknown: bool) -> bool:
@@ -192,7 +191,7 @@ def send_issue(
     next_at = time.monotonic()
     # The outcome of one message is committed with the claim of the next: one
     # commit (one fsync) per message, and still nothing goes out unclaimed.
-    unsettled: _Outcome | None = None
+    unsettled: Outcome | None = None
     streak = 0
     try:
         for index, recipient in enumerate(todo):
@@ -223,13 +222,13 @@ def send_issue(
             if config.smtp.bounce_address:  # VERP: a bounce names its reader
                 envelope = verp_address(config.smtp.bounce_address, recipient.id)
             try:
-                outcome, detail = _deliver(smtp, config.smtp, envelope, recipient, raw, stop, sleep)
+                outcome, detail = deliver(smtp, config.smtp, envelope, recipient, raw, stop, sleep)
                 if outcome == FAILED:
                     on_refusal(state, recipient.id, detail)  # stops on an authentication refusal
             except (DeliveryError, ConfigError) as e:  # refused sender, bad setting: none out
                 unsettled = (recipient.id, DEFERRED, str(e), None, None)
                 raise
-            unsettled = _settle(config.smtp, recipient, outcome, detail, since, clock())
+            unsettled = settle(config.smtp, recipient, outcome, detail, since, clock())
             outcome = unsettled[1]
             streak = streak + 1 if outcome == UNKNOWN else 0
             if outcome == SENT:
@@ -270,7 +269,7 @@ def send_issue(
                 break
     finally:
         if unsettled is not None:
-            _record(state, issue_id, unsettled)
+            record(state, issue_id, unsettled)
         if own:
             smtp.close()
     logger.info(
@@ -284,35 +283,6 @@ def send_issue(
         report.left,
     )
     return report
-
-
-def _settle(
-    settings: SmtpSettings,
-    recipient: _Recipient,
-    outcome: str,
-    detail: str,
-    since: str | None,
-    now: datetime,
-) -> _Outcome:
-    """The send-log row for one outcome: a deferral gets its next time, or gives up."""
-    if outcome != WAITING:
-        return (recipient.id, outcome, detail, None, None)
-    first = datetime.fromisoformat(since) if since else now
-    waited = now - first
-    if waited >= timedelta(hours=settings.give_up_hours):
-        hours = waited.total_seconds() / 3600
-        return (recipient.id, FAILED, f"gave up after {hours:.1f} h of 4xx: {detail}", None, None)
-    delay = min(MAX_DEFER, max(timedelta(minutes=settings.defer_minutes), waited))
-    stamp = (now + delay).isoformat(timespec="seconds")
-    return (recipient.id, DEFERRED, detail, stamp, first.isoformat(timespec="seconds"))
-
-
-def _record(state: State, issue_id: str, outcome: _Outcome) -> None:
-    subscriber_id, status, detail, next_at, since = outcome
-    if status == DEFERRED:
-        state.record_deferral(issue_id, subscriber_id, detail, next_at, since)
-    else:
-        state.record_outcome(issue_id, subscriber_id, status, detail)
 
 
 def _render(
@@ -331,45 +301,11 @@ def _render(
     return sign(raw) if sign else raw
 
 
-def _deliver(
-    smtp: SmtpTransport,
-    settings: SmtpSettings,
-    sender: str,
-    recipient: _Recipient,
-    raw: bytes,
-    stop: Callable[[], bool],
-    sleep: Callable[[float], object],
-) -> tuple[str, str]:
-    """(SENT | FAILED | UNKNOWN | WAITING | DEFERRED, masked server reply).
-
-    Server-wide transient failures are retried here with backoff; a 4xx for
-    the address is WAITING at once (greylisting lasts minutes, not seconds).
-    """
-    detail = ""
-    for attempt in range(settings.retries + 1):
-        try:
-            return SENT, smtp.send(sender, recipient.email, raw)
-        except PermanentError as e:
-            return FAILED, str(e)
-        except UnknownOutcome as e:
-            return UNKNOWN, str(e)
-        except RecipientDeferred as e:
-            return WAITING, str(e)
-        except TransientError as e:
-            detail = str(e)
-            if attempt == settings.retries or stop():
-                break
-            delay = settings.backoff * 2**attempt
-            logger.info("transient failure (%s); retrying in %.1f s", detail, delay)
-            sleep(delay)
-    return DEFERRED, detail
-
-
 def _claim(
     state: State,
     issue_id: str,
     subscriber_id: int,
-    settle: _Outcome | None,
+    settle: Outcome | None,
     now: datetime,
     retry_unknown: bool,
 ) -> tuple[str, str | None] | None:
@@ -381,7 +317,7 @@ def _claim(
     """
     with state.transaction():
         if settle is not None:
-            _record(state, issue_id, settle)
+            record(state, issue_id, settle)
         row = state.delivery_state(issue_id, subscriber_id)
         if row is None or row[0] != ACTIVE or not _due(row[1], row[2], now, retry_unknown):
             return None
@@ -407,7 +343,7 @@ def send_test(config: Config, loaded: LoadedIssue, to: str) -> str:
     raw = sign(raw) if sign else raw
     recipient = _Recipient(0, address, "")
     with SmtpTransport(config) as smtp:
-        outcome, detail = _deliver(
+        outcome, detail = deliver(
             smtp, config.smtp, sender_address(config), recipient, raw, lambda: False, time.sleep
         )
     if outcome != SENT:

@@ -26,6 +26,7 @@ from digest.config import Config, SmtpSettings
 from digest.errors import (
     ConfigError,
     DeliveryError,
+    NoReply,
     PermanentError,
     RecipientDeferred,
     TransientError,
@@ -149,7 +150,7 @@ class SmtpTransport:
         try:
             smtp.sendmail(sender, [recipient], raw, mail_options=options)
             return "250"
-        except _NoReply:
+        except NoReply:
             self._drop()
             raise UnknownOutcome(
                 f"no reply to the end of DATA within {self.settings.data_timeout:g} s"
@@ -192,10 +193,6 @@ class SmtpTransport:
         _quietly_close(smtp)
 
 
-class _NoReply(Exception):
-    """The message went out whole and the reply to its final "." never came."""
-
-
 class _DataTimeout:
     """Waits `data_timeout` (not the command timeout) for the reply to the end of DATA.
 
@@ -215,7 +212,7 @@ class _DataTimeout:
             return super().data(msg)  # type: ignore[misc, no-any-return]
         except smtplib.SMTPServerDisconnected as e:
             if self._body_sent and isinstance(e.__context__, TimeoutError):
-                raise _NoReply from None
+                raise NoReply from None
             raise
         finally:
             self._in_data = False
