@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from digest import config_checks
 from digest.build import Outcome, build, mend
 from digest.config import Config
+from digest.config import checks as config_checks
 from digest.errors import ConfigError
 from digest.issues.files import load_issue, next_issue_id
 from digest.mail.lock import build_lock, send_lock

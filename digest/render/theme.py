@@ -2,7 +2,7 @@
 
 The values go into CSS verbatim: load_config has checked them and written
 every colour as "#rrggbb" and every font list as names, commas and quotes
-(digest/config_checks.py), so nothing here parses them again.
+(digest/config/checks.py), so nothing here parses them again.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 tomllib gives values without lines, so `Locator` finds each key's line in the
 text. A value is checked against its field's annotation here, then by
-`config_checks`; a table's settings keep the values that passed and defaults
-for the rest, so `config_rules` still checks the keys that were fine. Nothing
+`checks.py`; a table's settings keep the values that passed and defaults
+for the rest, so `rules.py` still checks the keys that were fine. Nothing
 is raised until the whole file is read: `Reader.fail` lists every problem.
 """
 
@@ -15,8 +15,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from digest import config_checks
-from digest.config_rules import RULES, Resolve
+from digest.config import checks as config_checks
+from digest.config.rules import RULES, Resolve
 from digest.errors import ConfigError
 
 

@@ -4,7 +4,7 @@
 `[[feeds]]` table is "feeds") to a function that returns the value to keep,
 normalised ("#ABC" becomes "#aabbcc"), or raises ValueError saying what is
 wrong: a new key gets its check with one row. Keys that only make sense
-together are checked by `config_rules`.
+together are checked by `rules.py`.
 
 Nothing here imports a stage, and the slow libraries (croniter, email-validator,
 cssutils) load only when the key they check is in the file.

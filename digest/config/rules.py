@@ -2,7 +2,7 @@
 
 Each `Rule` reads some keys of one table (each `[[feeds]]` table in turn) and
 returns what is wrong, or None. It runs only when every key it reads passed its
-own check in `config_checks`, so one mistake is reported once, at the line of
+own check in `checks.py`, so one mistake is reported once, at the line of
 the last key the rule reads. A new rule is one function and one row in `RULES`.
 """
 

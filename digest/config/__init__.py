@@ -1,9 +1,9 @@
 """Read `config.toml` into typed, frozen settings.
 
 Each section is a dataclass; its fields are the only keys allowed, and their
-annotations are the types checked; `config_checks` has each key's range or
-form (colours, addresses, cron…) and `config_rules` the keys that go together.
-Every problem in the file is reported with its key and line (`config_read`),
+annotations are the types checked; `checks.py` has each key's range or
+form (colours, addresses, cron…) and `rules.py` the keys that go together.
+Every problem in the file is reported with its key and line (`read.py`),
 then loading stops once with a `ConfigError` listing them all.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from digest.config_read import Reader
+from digest.config.read import Reader
 from digest.errors import ConfigError
 
 FullText = Literal["auto", "always", "never"]
