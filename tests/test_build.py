@@ -6,6 +6,8 @@ import email
 import email.policy
 import gzip
 import json
+import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -341,3 +343,25 @@ def test_local_path_feed(tmp_path: Path, write_config: ConfigWriter) -> None:
     code, out, output = build(config)
     assert code == Exit.WRITTEN, out
     assert issue_json(output)["stories"][0]["source"] == "Local"
+
+
+def test_a_source_that_never_answers_costs_its_items_not_the_build(
+    three_sites: list[Site], write_config: ConfigWriter
+) -> None:
+    """The whole gathering has a time limit: what is unfinished then is left out."""
+    with socket.socket() as silent:  # accepts, then never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        stuck = f"http://127.0.0.1:{silent.getsockname()[1]}/feed.xml"
+        config = write_config(three_sites[0].feed_url, stuck, extra="build_timeout = 2")
+        text = config.read_text().replace("timeout = 5", "timeout = 60")
+        config.write_text(text, encoding="utf-8")
+        started = time.monotonic()
+        code, out, output = build(config)
+        took = time.monotonic() - started
+    assert code == Exit.WRITTEN, out
+    assert took < 50  # the 60 s request timeout was never waited for
+    record = issue_json(output)
+    assert len(record["stories"]) == 3
+    (late,) = [f for f in record["feeds"] if f["status"] == "error"]
+    assert late["url"] == stuck and "build_timeout" in late["error"]

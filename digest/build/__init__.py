@@ -119,6 +119,16 @@ def build(
         return BuildResult(outcome, feeds, every, seconds, **done)  # type: ignore[arg-type]
 
     fresh_feeds: list[tuple[Fetched, str | None, list[Entry]]] = []
+    deadline = started + config.fetch.build_timeout
+    late = f"the build's time limit ([fetch] build_timeout = {config.fetch.build_timeout:g} s)"
+
+    def late_feed(feed: FeedSettings) -> Feed:
+        return Feed(url=feed.url, status=FeedStatus.ERROR, error=f"not read within {late}")
+
+    def late_story(entry: Entry) -> Story | None:
+        warnings.append(f"{entry.url}: story left out: not made within {late}")
+        return None
+
     summaries: list[tuple[str, tuple[str, ...]]] = []
     twins: dict[str, tuple[str, ...]] = {}  # a story's duplicates, remembered as sent with it
 
@@ -145,7 +155,9 @@ def build(
                 ahead.offer(collected.entries, seen)
                 return collected
 
-            feeds = await _each(config.feeds, collect, progress, "feeds")
+            # Feeds may take half the time limit: what they carry needs the rest.
+            feeds_deadline = started + config.fetch.build_timeout / 2
+            feeds = await _each(config.feeds, collect, progress, "feeds", feeds_deadline, late_feed)
             reports = tuple(_report(f) for f in feeds)
             failed_feeds.extend(f"{r.url}: {r.error}" for r in reports if r.error)
             warnings.extend(w for f in feeds for w in f.warnings)
@@ -175,6 +187,8 @@ def build(
                 ),
                 progress,
                 "stories",
+                deadline,
+                late_story,
             )
             # Two redirector links may have led to one article page: one story.
             stories, folded = selection.fold_stories([s for s in made if s is not None])
@@ -278,8 +292,14 @@ async def _each(
     work: Callable[[T], Awaitable[R]],
     progress: Progress,
     stage: str,
+    deadline: float,
+    late: Callable[[T], R],
 ) -> list[R]:
-    """Run `work` on every item concurrently (the Fetcher bounds the network), in order."""
+    """Run `work` on every item concurrently (the Fetcher bounds the network), in order.
+
+    What is unfinished at `deadline` (a `time.monotonic()` value) is cancelled and
+    stands as `late(item)`: a hostile or stuck source costs its items, never the build.
+    """
     progress.start(stage, len(items))
 
     async def one(item: T) -> R:
@@ -288,7 +308,17 @@ async def _each(
         finally:
             progress.advance(stage)
 
-    return list(await asyncio.gather(*(one(item) for item in items)))
+    tasks = [asyncio.ensure_future(one(item)) for item in items]
+    if not tasks:
+        return []
+    _, unfinished = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+    for task in unfinished:
+        task.cancel()
+    await asyncio.gather(*unfinished, return_exceptions=True)
+    return [
+        late(item) if task in unfinished else task.result()
+        for item, task in zip(items, tasks, strict=True)
+    ]
 
 
 async def _collect(

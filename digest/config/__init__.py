@@ -133,6 +133,9 @@ class FetchSettings:
     max_redirects: int = 5
     allow_private: tuple[str, ...] = ()
     """Private addresses URLs found in feeds may reach: IPs, CIDR networks, host names."""
+    build_timeout: float = 900.0
+    """Seconds the gathering of one build may take (feeds the first half of it): feeds and
+    stories still unfinished then are left out, each with a warning; the issue is the rest."""
 
 
 @dataclass(frozen=True)

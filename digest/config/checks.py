@@ -317,6 +317,7 @@ def rate(value: float) -> float:
 # A timedelta, a sleep or a port number overflows past the upper bounds.
 FIELDS: dict[str, Callable[[Any], Any]] = {
     "fetch.allow_private": allowances,
+    "fetch.build_timeout": between(1, 86_400),
     "server.base_url": base_url,
     "server.host": hostname,
     "server.port": between(1, 65_535),
