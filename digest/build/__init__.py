@@ -169,8 +169,13 @@ def build(
             twins.update(chosen.twins)
             entries = chosen.entries
             ahead.keep_only(entries)
-            # What most of a feed's items say is its boilerplate, not news.
-            repeated = {f.url: boilerplate.repeated(f.entries) for f in feeds}
+            # What most of a feed's items say is its boilerplate, not news: learnt, on the
+            # workers, for the feeds whose stories made the issue.
+            wanted = [f for f in feeds if f.url in {e.feed_url for e in entries}]
+            learnt = await asyncio.gather(
+                *(pool.run(boilerplate.repeated, f.entries) for f in wanted)
+            )
+            repeated = {f.url: found for f, found in zip(wanted, learnt, strict=True)}
             made = await _each(
                 entries,
                 lambda e: story(
