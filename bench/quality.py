@@ -333,7 +333,7 @@ class Tally:
                 self.example = example
 
 
-_TERMINATORS = ".!?:;…\"'”’»)]"
+_TERMINATORS = ".!?:;…\"'”’»)]。！？；：」』）"  # CJK prose ends its sentences with its own marks
 _ABBREVIATION_BEFORE = re.compile(
     r"(\b\d{1,4}|\b[A-Za-z]|\b(?:Dr|Mr|Mrs|Ms|St|Nr|No|Vol|Fig|vs|etc|ca|bzw|ggf|vgl|z\.\s?B|"
     r"u\.\s?a|d\.\s?h|e\.g|i\.e|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Inc|Ltd|Co|"
