@@ -5,11 +5,11 @@ Run by hand from the repository root: `python -m bench.sentences` (needs the
 
 - **golden**: the "golden rules" that the pragmatic-segmenter family publishes,
   read at run time from a checkout of pySBD's test suite (`--golden DIR`,
-  default `$PYSBD_REPO` or /work/.mirror/nipunsadvilkar+pySBD/repo: a clone
-  of github.com/nipunsadvilkar/pySBD). The lists are read as data with
+  default `$PYSBD_REPO`: a clone of github.com/nipunsadvilkar/pySBD; without
+  one only the own set is measured). The lists are read as data with
   `ast.literal_eval`, never imported or run. Cases whose text holds line
   breaks are left out: digest cuts lines into blocks before splitting.
-- **own**: `tests/sentence_cases.py`, written for digest, partly from
+- **own**: `testkit/sentence_cases.py`, written for digest, partly from
   sentences of the corpus feeds where splitting went wrong.
 
 A case counts as right when the splitter returns exactly the expected
@@ -31,11 +31,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from digest.text.sentences import split_sentences
-from tests.sentence_cases import CASES
+from testkit.sentence_cases import CASES
 
 Case = tuple[str, list[str]]
 Splitter = Callable[[str, str], list[str]]
-GOLDEN = Path(os.environ.get("PYSBD_REPO", "/work/.mirror/nipunsadvilkar+pySBD/repo"))
+GOLDEN = Path(os.environ.get("PYSBD_REPO", "pySBD"))
 _FILES = {
     "en": "english", "de": "deutsch", "fr": "french", "es": "spanish", "it": "italian",
     "nl": "dutch", "ru": "russian", "pl": "polish", "da": "danish", "el": "greek", "sk": "slovak",

@@ -16,7 +16,7 @@ from digest.models import Fetched
 from digest.text import extract
 from digest.text.sentences import is_clean, is_standalone, split_sentences, words
 from digest.text.summarise import summarise
-from tests.sentence_cases import CASES
+from testkit.sentence_cases import CASES
 
 LABELLED = [
     (language, text, expected) for language, cases in CASES.items() for text, expected in cases
