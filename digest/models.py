@@ -178,6 +178,7 @@ class Story:
     key: str = ""  # the entry's identity, remembered once the story is sent
     picture: Picture | None = None  # `image` with its size and alt text, when known
     section: str = ""
+    language: str = ""  # what the summary was read as ("de", "pt"…)
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ class Issue:
     stories: tuple[Story, ...]
     feeds: tuple[FeedReport, ...]
     warnings: tuple[str, ...] = ()  # items left out or cut short (entries, pages, comments)
+    language: str = ""  # the language of its own words; "" for `[newsletter] language`
 
 
 @dataclass(frozen=True)

@@ -269,3 +269,26 @@ def test_themes_can_use_jinja_i18n(tmp_path: Path, language: str, expected: str)
     env = make_environment(make_config(tmp_path, language=language))
     assert env.from_string('{{ _("Read more →") }}').render() == expected
     assert env.from_string('{{ _("A theme\'s own words") }}').render() == "A theme's own words"
+
+
+@pytest.mark.parametrize("language", ["pt", "de", "en"])
+def test_auto_speaks_the_language_of_the_stories(
+    httpserver: HTTPServer, write_config: ConfigWriter, language: str
+) -> None:
+    """`language = "auto"`: a Portuguese issue gets Portuguese words, never English ones."""
+    config = write_config(
+        _serve(httpserver, language), newsletter='language = "auto"', full_text="never"
+    )
+    output = config.parent / "output"
+    result = CliRunner().invoke(app, ["build", "--config", str(config), "--output", str(output)])
+    assert result.exit_code == Exit.WRITTEN, result.output
+    (folder,) = [p for p in output.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    record = json.loads((folder / "issue.json").read_text())
+    assert record["language"] == language
+    assert {s["language"] for s in record["stories"]} == {language}
+    html = _visible((folder / "email.html").read_text())
+    assert escape(Words(language)("sent_by", name="digest"), quote=False) in html
+    for phrase in _english_words(language) if language != "en" else []:
+        assert phrase not in html, phrase
+    archive = (output / "index.html").read_text()
+    assert '<html lang="en"' in archive or 'lang="en"' in archive

@@ -22,6 +22,7 @@ import importlib
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -222,6 +223,7 @@ def build(
         stories=tuple(stories),
         feeds=reports,
         warnings=tuple(isolate.label(w) for w in warnings),
+        language=_issue_language(config, stories),
     )
     from digest.issues.publish import publish, write_archive  # loaded while the network ran
 
@@ -239,6 +241,14 @@ def build(
     except DigestError as e:  # the issue is written: a stale archive is the next build's
         warnings.append(f"archive not refreshed: {e}")
     return result(Outcome.WRITTEN, reports, issue=issue, folder=folder)
+
+
+def _issue_language(config: Config, stories: Sequence[Story]) -> str:
+    """With `[newsletter] language = "auto"`, the language most stories are in."""
+    if config.newsletter.language != "auto":
+        return ""
+    counts = Counter(s.language for s in stories if s.language)
+    return counts.most_common(1)[0][0] if counts else "en"
 
 
 def mend(store: State, config: Config, output_dir: Path) -> list[str]:

@@ -78,7 +78,8 @@ async def _story(
     article, thread = await requests
     article = boilerplate.without(article, repeated)
     text = " ".join(article.paragraphs[:5])[: summarise.MAX_CHARS]
-    language = languages.choose(entry.language, text, config.newsletter.language)
+    own = config.newsletter.language
+    language = languages.choose(entry.language, text, "en" if own == "auto" else own)
     count = feed.summary_sentences or config.summary.sentences
     algorithm = feed.summary_algorithm or config.summary.algorithm
     max_words = config.summary.max_words
@@ -137,6 +138,7 @@ async def _story(
         key=entry.key,
         picture=article.picture,
         section=entry.section,
+        language=language,
     )
 
 

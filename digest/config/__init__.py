@@ -44,7 +44,8 @@ class NewsletterSettings:
     description: str = ""
     """One line under the masthead."""
     language: str = "en"
-    """Language of the newsletter's own words (and the default for feeds)."""
+    """Language of the newsletter's own words (and the default for feeds); "auto": the
+    language most of each issue's stories are in, so one email speaks one language."""
     url: str = ""
     """Where readers can find the newsletter on the web (optional)."""
     sender: str = "Digest <digest@localhost>"
@@ -352,7 +353,7 @@ title = "My Digest"
 description = "The week's stories and the best of the conversation."
 max_stories = 10
 lookback_days = 7
-language = "en"
+language = "auto"
 from = "My Digest <digest@example.com>"
 unsubscribe = "mailto:digest@example.com?subject=unsubscribe"
 postal_address = ""

@@ -204,8 +204,12 @@ def not_empty(value: str) -> str:
 
 
 def language_tag(value: str) -> str:
-    if value and not re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*", value):
-        raise ValueError('must be a language tag such as "en" or "pt-BR" (or empty)')
+    if (
+        value
+        and value != "auto"
+        and not re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*", value)
+    ):
+        raise ValueError('must be a language tag such as "en" or "pt-BR", or "auto"')
     return value
 
 

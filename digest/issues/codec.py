@@ -48,6 +48,7 @@ def to_dict(issue: Issue) -> dict[str, Any]:
             }
             for f in issue.feeds
         ],
+        "language": issue.language or None,
         # One line per item left out or cut short (entry, page, comments, story), with its URL.
         "warnings": list(issue.warnings),
     }
@@ -78,6 +79,7 @@ def from_dict(record: dict[str, Any]) -> Issue:
             stories,
             feeds,
             warnings=warnings,
+            language=str(record.get("language") or ""),
         )
     except (KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"not an issue record: {e!r}") from None
@@ -95,6 +97,7 @@ def _story(story: Story) -> dict[str, Any]:
         "image_height": story.picture.height if story.picture else None,
         "image_alt": story.picture.alt if story.picture else "",
         "section": story.section,
+        "language": story.language or None,
         "summary": list(story.summary),
         "comment_count": story.comment_count,
         "comments_url": story.comments_url,
@@ -129,6 +132,7 @@ def _read_story(s: dict[str, Any]) -> Story:
         image=s.get("image"),
         picture=_read_picture(s),
         section=str(s.get("section") or ""),
+        language=str(s.get("language") or ""),
         summary=tuple(str(x) for x in s.get("summary") or ()),
         comment_count=s.get("comment_count"),
         comments=tuple(_read_comment(c) for c in s.get("comments") or ()),

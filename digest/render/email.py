@@ -13,7 +13,7 @@ import logging
 import re
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypedDict
@@ -225,8 +225,23 @@ def _search(config: Config) -> str:
     return ", ".join(str(p) for p in template_search_path(config))
 
 
+def own_language(config: Config) -> str:
+    """The language of pages that span issues (the archive): English when "auto"."""
+    language = config.newsletter.language
+    return "en" if language in ("", "auto") else language
+
+
+def speaking(issue: Issue, config: Config) -> Config:
+    """`config` with the language this issue's own words are in ("auto": its stories')."""
+    if config.newsletter.language != "auto":
+        return config
+    newsletter = replace(config.newsletter, language=issue.language or "en")
+    return replace(config, newsletter=newsletter)
+
+
 def render_issue(issue: Issue, config: Config, number: int | None = None) -> RenderedIssue:
     """Return the issue's subject, HTML body (CSS inlined, within budget) and text part."""
+    config = speaking(issue, config)
     env = make_environment(config)
     context = issue_context(issue, config, number)
     subject = " ".join(_render(env, "subject.txt.j2", context, config).split())
@@ -259,6 +274,7 @@ def render_issue(issue: Issue, config: Config, number: int | None = None) -> Ren
 
 def render_web(issue: Issue, config: Config, number: int | None = None) -> str:
     """Return the issue's web version: the whole issue as a plain page (no budget)."""
+    config = speaking(issue, config)
     env = make_environment(config)
     return _render(env, "web.html.j2", issue_context(issue, config, number), config)
 
@@ -270,10 +286,10 @@ def render_archive(issues: Sequence[ArchiveEntry], config: Config) -> str:
     context = {
         "title": config.newsletter.title,
         "description": config.newsletter.description,
-        "language": config.newsletter.language or "en",
+        "language": own_language(config),
         "newsletter_url": output_url(config.newsletter.url),
         "issues": entries,
         "theme": theme_context(config.theme, output_url(config.theme.logo_url)),
-        "t": Words(config.newsletter.language),
+        "t": Words(own_language(config)),
     }
     return _render(env, "archive.html.j2", context, config)
