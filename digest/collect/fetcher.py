@@ -65,16 +65,19 @@ class Fetcher:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._guard: Guard | None = None
+        self._tls: ssl.SSLContext | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> Fetcher:
+        # One TLS context (loading the CA bundle takes a while) for every client of the build.
+        self._tls = httpx.create_ssl_context() if self._transport is None else None
         self._client = self._new_client(self._transport)
         # ── fetch policy hook: URLs found in content go through guarded clients.
         # A transport given by the caller (the offline demo) has no network to guard.
         if self._transport is None:
             policy = FetchPolicy.from_settings(self.settings.allow_private)
-            self._guard = Guard(policy, self._new_client, http2=_HTTP2)
+            self._guard = Guard(policy, self._new_client, http2=_HTTP2, tls=self._tls)
         return self
 
     def _new_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
@@ -92,6 +95,7 @@ class Fetcher:
             timeout=httpx.Timeout(self.settings.timeout),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
             transport=transport,
+            verify=self._tls if self._tls is not None else True,
         )
 
     async def __aexit__(self, *exc: object) -> None:

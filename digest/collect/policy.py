@@ -200,13 +200,20 @@ ClientFactory = Callable[[httpx.AsyncBaseTransport], httpx.AsyncClient]
 class Guard:
     """The guarded clients of one build, one per scope."""
 
-    def __init__(self, policy: FetchPolicy, client: ClientFactory, *, http2: bool = False):
+    def __init__(
+        self,
+        policy: FetchPolicy,
+        client: ClientFactory,
+        *,
+        http2: bool = False,
+        tls: ssl.SSLContext | None = None,
+    ):
         self.policy = policy
         self._make = client
         self._http2 = http2
         self._clients: dict[Scope, httpx.AsyncClient] = {}
-        # Loading the CA bundle takes a while: once per build, before any request is waiting.
-        self._tls = httpx.create_ssl_context()
+        # Loading the CA bundle takes a while: once per build, shared with the fetcher.
+        self._tls = tls or httpx.create_ssl_context()
 
     def client(self, found_in: FoundIn) -> httpx.AsyncClient:
         """The client for URLs found in that document."""

@@ -96,6 +96,7 @@ def _similar_pairs(titles: Sequence[tuple[str, ...]]) -> list[tuple[int, int]]:
     |A| - ceil(t·|A|) + 1 words of each, so only those are indexed.
     """
     sets = [set(t) for t in titles]
+    numbers = [_numbers(s) for s in sets]
     frequency = Counter(w for s in sets for w in s)
     index: dict[str, list[int]] = defaultdict(list)
     pairs: list[tuple[int, int]] = []
@@ -112,9 +113,9 @@ def _similar_pairs(titles: Sequence[tuple[str, ...]]) -> list[tuple[int, int]]:
                 if j in seen:
                     continue
                 seen.add(j)
-                other = sets[j]
-                if _numbers(words) != _numbers(other):
+                if numbers[i] != numbers[j]:
                     continue  # "Tails 3.3 is out" and "Tails 3.4 is out" are two stories
+                other = sets[j]
                 if len(words & other) / len(words | other) >= SIMILAR_TITLES:
                     pairs.append((j, i))
             index[word].append(i)
