@@ -127,7 +127,7 @@ class FetchSettings:
     """Seconds for a whole request, body included."""
     max_bytes: int = 10_000_000
     """Larger responses are cut off and count as failed."""
-    concurrency: int = 64
+    concurrency: int = 128
     """Requests in flight at once (over HTTP/2, requests to one host share a connection)."""
     per_host: int = 4
     """Requests in flight at once to any one host."""
