@@ -139,3 +139,22 @@ def write_override(tmp_path: Path, name: str, body: str) -> None:
     path = tmp_path / "templates" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body, encoding="utf-8")
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package: no browser download, ever
+BROWSER_WAIT = 60_000  # ms: a loaded CI machine starts Chromium slowly
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Headless Chromium that reaches loopback only: no calls home, a dead proxy for the rest."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--proxy-server=http://127.0.0.1:9",
+        ],
+        timeout=BROWSER_WAIT,
+    )

@@ -206,3 +206,10 @@ def run_app(config_path: Path, host: str = "127.0.0.1") -> Iterator[Running]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def reader_site(folder: Path, smtp_port: int) -> Iterator[Running]:
+    """`digest serve` over a newsletter with one published issue, mailing through `smtp_port`."""
+    path = write_config(folder, smtp_port, free_port())
+    publish_issue(load_config(path), make_issue("2026-11-30", NOW - timedelta(days=1)))
+    yield from run_app(path)

@@ -19,13 +19,13 @@ import pytest
 from digest.config import load_config
 from digest.issues.preview import Preview, Watcher, make_server, watched_files
 from digest.render.email import render_issue
-from tests.helpers import big_issue, make_config
+from tests.helpers import BROWSER_WAIT as WAIT
+from tests.helpers import CHROMIUM, big_issue, launch_chromium, make_config
 
 pytestmark = pytest.mark.slow  # a real Chromium per test
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
-WAIT = 60_000  # ms
+
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 if not CHROMIUM.exists():
@@ -64,16 +64,7 @@ CONTRAST_JS = """() => {
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-            timeout=WAIT,
-        )
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()
 

@@ -32,6 +32,7 @@ from tests.readers import (
     free_port,
     make_issue,
     publish_issue,
+    reader_site,
     run_app,
     start_smtp,
     story,
@@ -51,9 +52,7 @@ def smtp() -> Iterator[tuple[Catcher, int]]:
 
 @pytest.fixture
 def site(tmp_path: Path, smtp: tuple[Catcher, int]) -> Iterator[Running]:
-    path = write_config(tmp_path, smtp[1], free_port())
-    publish_issue(load_config(path), make_issue("2026-11-30", NOW - timedelta(days=1)))
-    yield from run_app(path)
+    yield from reader_site(tmp_path, smtp[1])
 
 
 def client(site: Running, forwarded: str | None = None) -> httpx.Client:

@@ -7,31 +7,25 @@ mail; the browser's only proxy is a dead port, so nothing but loopback answers.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from digest.config import load_config
 from digest.store import State
+from tests.helpers import BROWSER_WAIT as WAIT
+from tests.helpers import CHROMIUM, launch_chromium
 from tests.readers import (
-    NOW,
     SECRET,
     Catcher,
     Running,
     confirm_link,
-    free_port,
-    make_issue,
-    publish_issue,
-    run_app,
+    reader_site,
     start_smtp,
-    write_config,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
-WAIT = 60_000  # ms
+
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 if not CHROMIUM.exists():
@@ -50,25 +44,13 @@ def smtp() -> Iterator[tuple[Catcher, int]]:
 
 @pytest.fixture
 def site(tmp_path: Path, smtp: tuple[Catcher, int]) -> Iterator[Running]:
-    path = write_config(tmp_path, smtp[1], free_port())
-    publish_issue(load_config(path), make_issue("2026-11-30", NOW - timedelta(days=1)))
-    yield from run_app(path)
+    yield from reader_site(tmp_path, smtp[1])
 
 
 @pytest.fixture
 def page() -> Iterator[Any]:
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--proxy-server=http://127.0.0.1:9",
-            ],
-            timeout=WAIT,
-        )
+        browser = launch_chromium(p)
         tab = browser.new_page(viewport={"width": 600, "height": 900})
         tab.set_default_timeout(WAIT)
         yield tab
