@@ -7,6 +7,8 @@ non-standard path. SMTP-time refusals go through a real aiosmtpd.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import mailbox
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ from digest.config import load_config
 from digest.errors import ConfigError
 from digest.issues.files import load_issue
 from digest.mail import subscribers
-from digest.mail.bounces import parse_bytes, refusal, verp_address, verp_id
+from digest.mail.bounces import Bounce, parse_report, refusal, verp_address, verp_id
 from digest.mail.send import send_issue
 from digest.store import State
 from tests.readers import NOW, SECRET, Catcher, make_issue, publish_issue, start_smtp, write_config
@@ -319,3 +321,8 @@ def test_refusals_at_send_time(tmp_path: Path, smtp: tuple[Catcher, int]) -> Non
         log = state.send_log("2026-12-02")
     assert log == {"full@example.org": "deferred"}  # and "fine" was never tried
     assert _statuses(config_path)["full"][0] == "active"
+
+
+def parse_bytes(raw: bytes, bounce_address: str = "") -> list[Bounce]:
+    """`parse_report` of one message's bytes."""
+    return parse_report(email.message_from_bytes(raw, policy=email.policy.compat32), bounce_address)

@@ -22,11 +22,11 @@ from typer.testing import CliRunner
 from digest.cli import Exit, app
 from digest.collect.dates import parse_date
 from digest.render.environment import make_environment
-from digest.render.i18n import LOCALE_DIR, MESSAGES, PLURALS, Words, available
+from digest.render.i18n import LOCALE_DIR, MESSAGES, PLURALS, Words
 from digest.text.languages import NAMES
 from tests.conftest import REPO, ConfigWriter
 
-LANGUAGES = available()
+LANGUAGES = sorted(p.parent.parent.name for p in LOCALE_DIR.glob("*/LC_MESSAGES/digest.po"))
 WHEN = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 

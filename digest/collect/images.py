@@ -244,8 +244,3 @@ def best(candidates: Sequence[Picture]) -> Picture | None:
     chosen = min(candidates, key=rank)
     alt = chosen.alt or next((p.alt for p in candidates if p.alt), "")
     return Picture(chosen.url, chosen.width, chosen.height, alt)
-
-
-def is_small(p: Picture | None) -> bool:
-    """Known to be narrower than a lead picture may be."""
-    return p is not None and p.width is not None and p.width < LEAD_MIN_WIDTH

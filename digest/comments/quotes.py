@@ -142,11 +142,6 @@ def _header(line: str) -> re.Match[str] | None:
     return _WROTE.match(line) or _QUOTING.match(line)
 
 
-def is_boilerplate(text: str) -> bool:
-    """True for a platform's stub or link text standing where a comment would be."""
-    return bool(_BOILERPLATE.match(text.strip()))
-
-
 def lift_echoes(comments: Sequence[Comment]) -> list[Comment]:
     """The comments with openings that repeat the parent's (or an earlier reader's) words moved
     into `quote`, credited to whoever wrote them first."""

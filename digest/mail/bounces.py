@@ -338,8 +338,3 @@ def read_mailbox(path: Path) -> Iterator[tuple[str, Message]]:
         raise BounceError(f"{path}: cannot read: {e}") from None
     finally:
         box.close()
-
-
-def parse_bytes(raw: bytes, bounce_address: str = "") -> list[Bounce]:
-    """`parse_report` of a message's bytes (for tests and one-off checks)."""
-    return parse_report(email.message_from_bytes(raw, policy=email.policy.compat32), bounce_address)

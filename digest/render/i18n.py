@@ -75,11 +75,6 @@ PLURALS: dict[str, tuple[str, str]] = {
 _COUNTED_BY = {"comments_some": "shown"}
 
 
-def available() -> list[str]:
-    """The languages with a catalog, e.g. ["cs", "da", "de", …]."""
-    return sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
-
-
 @cache
 def translations(language: str) -> NullTranslations:
     """The compiled catalog for `language` ("pt-BR" → pt), English when there is none."""

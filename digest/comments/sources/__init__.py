@@ -22,7 +22,7 @@ from digest import isolate
 from digest.comments.quotes import lift_echoes, read_body
 from digest.errors import FeedError
 from digest.models import Comment, CommentThread, Fetched, Quote
-from digest.text.sanitise import clean_text, html_to_paragraphs, safe_url
+from digest.text.sanitise import clean_text, safe_url
 
 T = TypeVar("T")
 
@@ -83,11 +83,6 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
-
-
-def text_of(markup: str) -> str:
-    """Sanitised plain text of untrusted comment HTML, paragraphs split by blank lines."""
-    return "\n\n".join(html_to_paragraphs(markup))
 
 
 def body_of(markup: str) -> tuple[str, Quote | None]:
