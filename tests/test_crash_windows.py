@@ -94,7 +94,7 @@ def check_archive(output: Path) -> None:
 
 
 BUILD_POINTS = [
-    ("digest.build.stories:_story", 1),  # while fetching stories
+    ("digest.build:story", 1),  # while fetching stories
     ("digest.issues.publish:write_issue", 1),  # before the folder
     ("digest.store:State.record_issue", 1),  # between the folder and the record
     ("digest.issues.publish:write_archive", 1),  # between the record and the archive

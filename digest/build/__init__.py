@@ -35,7 +35,7 @@ import httpx
 from digest import isolate
 from digest import select as selection
 from digest.build.prefetch import Ahead
-from digest.build.stories import Network, network, story
+from digest.build.stories import Network, isolated, network, story
 from digest.build.workers import Workers, processes_for
 from digest.collect.feeds import read_feed
 from digest.collect.fetcher import Fetcher
@@ -179,17 +179,21 @@ def build(
             repeated = {f.url: found for f, found in zip(wanted, learnt, strict=True)}
             made = await _each(
                 entries,
-                lambda e: story(
-                    store,
-                    pool,
-                    config,
-                    settings[e.feed_url],
+                lambda e: isolated(
                     e,
-                    ahead.take(e),
-                    repeated.get(e.feed_url, frozenset()),
-                    summaries,
+                    story(
+                        store,
+                        pool,
+                        config,
+                        settings[e.feed_url],
+                        e,
+                        ahead.take(e),
+                        repeated.get(e.feed_url, frozenset()),
+                        summaries,
+                        warnings,
+                        now,
+                    ),
                     warnings,
-                    now,
                 ),
                 progress,
                 "stories",

@@ -32,26 +32,10 @@ logger = logging.getLogger(__name__)
 Network = Awaitable[tuple[Article, CommentThread]]
 
 
-async def story(
-    store: State,
-    workers: Workers,
-    config: Config,
-    feed: FeedSettings,
-    entry: Entry,
-    requests: Network,
-    repeated: frozenset[str],
-    summaries: list[tuple[str, tuple[str, ...]]],
-    warnings: list[str],
-    now: datetime,
-) -> Story | None:
-    """The story of `entry`, or None and one warning naming the entry when making it fails.
-
-    `repeated` is the feed's boilerplate (`text.boilerplate`), left out of the summary.
-    """
+async def isolated(entry: Entry, making: Awaitable[Story], warnings: list[str]) -> Story | None:
+    """The story `making` gives, or None and one warning naming the entry when it fails."""
     try:
-        made = await _story(
-            store, workers, config, feed, entry, requests, repeated, summaries, warnings, now
-        )
+        made = await making
     except RefusedError as e:
         warnings.append(f"{entry.url}: story left out: {e}")
         return None
@@ -63,7 +47,7 @@ async def story(
     return isolate.repaired(made)
 
 
-async def _story(
+async def story(
     store: State,
     workers: Workers,
     config: Config,
@@ -75,6 +59,10 @@ async def _story(
     warnings: list[str],
     now: datetime,
 ) -> Story:
+    """The story of `entry` from its fetched article and thread (`requests`).
+
+    `repeated` is the feed's boilerplate (`text.boilerplate`), left out of the summary.
+    """
     article, thread = await requests
     article = boilerplate.without(article, repeated)
     text = " ".join(article.paragraphs[:5])[: summarise.MAX_CHARS]
