@@ -66,8 +66,7 @@ async def story(
     article, thread = await requests
     article = boilerplate.without(article, repeated)
     text = " ".join(article.paragraphs[:5])[: summarise.MAX_CHARS]
-    own = config.newsletter.language
-    language = languages.choose(entry.language, text, "en" if own == "auto" else own)
+    language = languages.choose(entry.language, text, config.newsletter.fixed_language)
     count = feed.summary_sentences or config.summary.sentences
     algorithm = feed.summary_algorithm or config.summary.algorithm
     max_words = config.summary.max_words

@@ -59,6 +59,12 @@ class NewsletterSettings:
     max_source_share: float = 0.4
     """No source fills more of an issue than this when 3+ sources have news; 1 turns it off."""
 
+    @property
+    def fixed_language(self) -> str:
+        """`language` where one is set; English for "auto" (pages spanning issues, and the
+        fallback when a story's language cannot be told)."""
+        return "en" if self.language in ("", "auto") else self.language
+
 
 @dataclass(frozen=True)
 class FeedSettings:

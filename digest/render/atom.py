@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 from digest.config import Config
-from digest.render.email import ArchiveEntry, own_language
+from digest.render.email import ArchiveEntry
 from digest.render.environment import output_url
 from digest.render.i18n import Words, aware
 
@@ -30,14 +30,14 @@ def render_feed(entries: Sequence[ArchiveEntry], config: Config) -> str:
     base = output_url(config.newsletter.url)
     base = base if not base or base.endswith("/") else base + "/"
     title = config.newsletter.title
-    words = Words(own_language(config))
+    words = Words(config.newsletter.fixed_language)
     newest = sorted(entries, key=lambda e: aware(e.generated_at), reverse=True)[:FEED_ENTRIES]
 
     def element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> None:
         child = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
         child.text = text
 
-    feed = ET.Element(f"{{{ATOM}}}feed", {"xml:lang": own_language(config)})
+    feed = ET.Element(f"{{{ATOM}}}feed", {"xml:lang": config.newsletter.fixed_language})
     element(feed, "id", base or f"urn:digest:{_slug(title)}")
     element(feed, "title", title)
     if config.newsletter.description:

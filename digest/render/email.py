@@ -225,12 +225,6 @@ def _search(config: Config) -> str:
     return ", ".join(str(p) for p in template_search_path(config))
 
 
-def own_language(config: Config) -> str:
-    """The language of pages that span issues (the archive): English when "auto"."""
-    language = config.newsletter.language
-    return "en" if language in ("", "auto") else language
-
-
 def speaking(issue: Issue, config: Config) -> Config:
     """`config` with the language this issue's own words are in ("auto": its stories')."""
     if config.newsletter.language != "auto":
@@ -286,10 +280,10 @@ def render_archive(issues: Sequence[ArchiveEntry], config: Config) -> str:
     context = {
         "title": config.newsletter.title,
         "description": config.newsletter.description,
-        "language": own_language(config),
+        "language": config.newsletter.fixed_language,
         "newsletter_url": output_url(config.newsletter.url),
         "issues": entries,
         "theme": theme_context(config.theme, output_url(config.theme.logo_url)),
-        "t": Words(own_language(config)),
+        "t": Words(config.newsletter.fixed_language),
     }
     return _render(env, "archive.html.j2", context, config)

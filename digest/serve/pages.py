@@ -14,7 +14,6 @@ from starlette.responses import Response
 
 from digest.config import Config
 from digest.errors import RenderError
-from digest.render.email import own_language
 from digest.render.environment import make_environment, output_url
 from digest.render.i18n import Words
 from digest.render.theme import ThemeContext, theme_context
@@ -48,11 +47,11 @@ class Pages:
         self.base = PageContext(
             title=settings.title,
             description=settings.description,
-            language=own_language(config),
+            language=config.newsletter.fixed_language,
             postal_address=settings.postal_address,
             root=root,
             theme=theme_context(config.theme, output_url(config.theme.logo_url)),
-            t=Words(own_language(config)),
+            t=Words(config.newsletter.fixed_language),
         )
         self.env = make_environment(config)
 
