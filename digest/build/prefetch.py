@@ -10,28 +10,11 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from digest.config import Config
 from digest.models import Article, CommentThread, Entry
-
-
-def is_recent(entry: Entry, config: Config, now: datetime) -> bool:
-    """Published within the look-back window (or undated)."""
-    days = config.newsletter.lookback_days
-    if not days or entry.published is None:
-        return True
-    try:
-        return entry.published >= now - timedelta(days=days)
-    except OverflowError:  # a window reaching past year 1 holds everything
-        return True
-
-
-def newest_first(entry: Entry, now: datetime) -> tuple[bool, float]:
-    """Sort key: newest first."""
-    # Undated entries go last: a feed that never dates its items should not
-    # crowd out the ones that do.
-    return (entry.published is None, -(entry.published or now).timestamp())
+from digest.select import is_recent, newest_first
 
 
 class Ahead:

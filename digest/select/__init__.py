@@ -71,21 +71,13 @@ def choose(
                 entry = replace(entry, section=feed_settings.section)
             candidates.append(entry)
     stories, twins = fold_duplicates(candidates)
-    days = config.newsletter.lookback_days
-    try:
-        oldest = now - timedelta(days=days) if days else None
-    except OverflowError:  # a window reaching past year 1 holds everything
-        oldest = None
     sent = set(sent)
     fresh = [
         e
         for e in stories
-        if not ({e.key, *twins.get(e.key, ())} & sent)
-        and (oldest is None or e.published is None or e.published >= oldest)
+        if not ({e.key, *twins.get(e.key, ())} & sent) and is_recent(e, config, now)
     ]
-    # Undated entries go last: a feed that never dates its items should not
-    # crowd out the ones that do.
-    fresh.sort(key=lambda e: (e.published is not None, e.published or now), reverse=True)
+    fresh.sort(key=lambda e: newest_first(e, now))
     newsletter = config.newsletter
     chosen = balance(fresh, newsletter.max_stories, newsletter.max_source_share)
     for title, reason in left_out.items():
@@ -97,6 +89,24 @@ def choose(
         left_out=left_out,
         held_back=len(fresh) - len(ordered),
     )
+
+
+def is_recent(entry: Entry, config: Config, now: datetime) -> bool:
+    """Published within the look-back window (or undated)."""
+    days = config.newsletter.lookback_days
+    if not days or entry.published is None:
+        return True
+    try:
+        return entry.published >= now - timedelta(days=days)
+    except OverflowError:  # a window reaching past year 1 holds everything
+        return True
+
+
+def newest_first(entry: Entry, now: datetime) -> tuple[bool, float]:
+    """Sort key: newest first."""
+    # Undated entries go last: a feed that never dates its items should not
+    # crowd out the ones that do.
+    return (entry.published is None, -(entry.published or now).timestamp())
 
 
 def balance(entries: Sequence[Entry], limit: int, share: float = 0.4) -> list[Entry]:
