@@ -47,6 +47,7 @@ from digest.mail.outcomes import SENDING
 from digest.mail.send import send_issue
 from digest.models import Comment, Issue, Story
 from digest.store import State
+from testkit.net import free_port
 
 SECRET = "bench-secret-0123456789abcdef"
 PASSWORD = "bench-password"
@@ -66,12 +67,6 @@ class Counting:
         with self.lock:
             self.received.update(envelope.rcpt_tos)
         return "250 2.0.0 queued"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, timeout: float = 20.0) -> None:

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,15 +34,10 @@ from digest.issues.publish import publish
 from digest.mail.subscribers import make_token
 from digest.models import Issue, Story
 from digest.store import State
+from testkit.net import free_port
 
 SECRET = "bench-serve-secret-0123456789"
 HOST = "127.0.0.5"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def newsletter(folder: Path, port: int, readers: int) -> tuple[Path, list[str], list[str]]:
@@ -206,7 +200,7 @@ def main() -> None:
         env = {**os.environ, "DIGEST_STATE": str(folder / "state.sqlite")}
         env["DIGEST_UNSUBSCRIBE_SECRET"] = SECRET
         os.environ.update(env)
-        port = free_port()
+        port = free_port(HOST)
         config, ids, tokens = newsletter(folder, port, args.readers)
         digest = Path(sys.executable).with_name("digest")
         server = subprocess.Popen(

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import io
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -38,14 +37,9 @@ from digest.mail import subscribers
 from digest.mail.send import send_issue
 from digest.models import Issue, Story
 from digest.store import State
+from testkit.net import free_port
 
 SECRET = "bench-secret-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_issue() -> Issue:

@@ -8,7 +8,6 @@ conftest.py.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import threading
 import time
@@ -32,6 +31,7 @@ from digest.mail import subscribers
 from digest.mail.send import send_issue
 from digest.models import Issue, Story
 from digest.store import State
+from testkit.net import free_port
 
 USER, PASSWORD = "insider", "pw-Kx81-never-logged"
 SECRET = "token-secret-7f3a9c1e55b2d4e6"
@@ -118,12 +118,6 @@ class Recorder:
 
     def count(self) -> Counter[str]:
         return Counter(r for m in self.messages for r in m.recipients)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def authenticate(

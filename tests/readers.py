@@ -10,7 +10,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -28,15 +27,10 @@ from digest.config import Config, load_config
 from digest.issues.publish import publish
 from digest.models import Issue, Story
 from digest.serve.app import create_app
+from testkit.net import free_port
 
 SECRET = "reader-secret-9c2e71f0a4b3"
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

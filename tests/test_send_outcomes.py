@@ -24,12 +24,12 @@ from digest.cli import app
 from digest.errors import ConfigError
 from digest.mail.outcomes import DEFERRED, FAILED, SENT, UNKNOWN
 from digest.store import State
+from testkit.net import free_port
 from tests import mailserver as mail
 from tests.mailserver import (
     ISSUE_ID,
     Mailserver,
     Recorder,
-    free_port,
     run_send,
     setup_letter,
     write_mail_config,

@@ -23,13 +23,13 @@ from digest.config import load_config
 from digest.mail import subscribers
 from digest.mail.weekly import send_weekly
 from digest.store import State
+from testkit.net import free_port
 from tests.readers import (
     NOW,
     SECRET,
     Catcher,
     Running,
     confirm_link,
-    free_port,
     make_issue,
     publish_issue,
     reader_site,
