@@ -139,11 +139,11 @@ def main() -> None:
         os.environ["DIGEST_STATE"] = str(folder / "state.sqlite")
         config = parse_config(f'[smtp]\nbounce_address = "{BOUNCES}"\n', base_dir=folder)
         maildir, expected = build(folder, args.count)
-        with State(config.state_path) as state, state.transaction():
+        with State(config.state_target) as state, state.transaction():
             for address in expected:
                 state.insert_subscriber(address, "", "active")
         reports = len(list((maildir / "new").iterdir()))
-        with State(config.state_path) as state:
+        with State(config.state_target) as state:
             started = time.perf_counter()
             report = process(config, state, maildir)
             elapsed = time.perf_counter() - started

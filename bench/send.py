@@ -96,7 +96,7 @@ def make_letter(folder: Path, port: int, count: int, smtp: str = 'security = "no
     )
     loaded = load_config(config)
     publish(make_issue(), loaded, loaded.output_dir)
-    with State(loaded.state_path) as state:
+    with State(loaded.state_target) as state:
         subscribers.import_csv(
             state,
             __import__("io").StringIO(
@@ -132,7 +132,7 @@ def make_issue() -> Issue:
 def measure(config_path: Path) -> tuple[int, float, int]:
     config = load_config(config_path)
     loaded = load_issue(config.output_dir)
-    with State(config.state_path) as state:
+    with State(config.state_target) as state:
         started = time.perf_counter()
         report = send_issue(config, state, loaded)
         seconds = time.perf_counter() - started
@@ -218,7 +218,7 @@ def kill_check(count: int, kills: int, seed: int) -> bool:
                 time.sleep(rng.random() * 0.01)  # anywhere within a message, too
                 run.send_signal(signal.SIGKILL)
                 run.wait()
-                with State(config.state_path) as state:
+                with State(config.state_target) as state:
                     log = state.send_log("2026-11-26")
                 flying = {a for a, status in log.items() if status == SENDING}
                 in_flight |= flying
@@ -227,7 +227,7 @@ def kill_check(count: int, kills: int, seed: int) -> bool:
                     f" {len(flying)} message in flight"
                 )
             final = subprocess.run(command, capture_output=True, text=True)
-            with State(config.state_path) as state:
+            with State(config.state_target) as state:
                 log = state.send_log("2026-11-26")
     finally:
         controller.stop()

@@ -81,7 +81,7 @@ subscribe_per_ip = 1000000
         publish(issue, config, config.output_dir)
         ids.append(issue_id)
     tokens = []
-    with State(config.state_path) as state, state.transaction():
+    with State(config.state_target) as state, state.transaction():
         for n in range(readers):
             email = f"reader{n:05d}@example.org"
             number = state.insert_subscriber(email, "", "active")

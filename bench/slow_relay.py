@@ -83,7 +83,7 @@ def letter(folder: Path, port: int, readers: int, smtp: str) -> Path:
     )
     loaded = load_config(config)
     publish(make_issue(), loaded, loaded.output_dir)
-    with State(loaded.state_path) as state:
+    with State(loaded.state_target) as state:
         rows = "".join(f"reader{n:04d}@example.org\n" for n in range(readers))
         subscribers.import_csv(state, io.StringIO("email\n" + rows))
     return config
@@ -106,12 +106,12 @@ def trial(readers: int, late: float, timeout: float, data_timeout: float | None,
             done = 0
             while done < runs:
                 done += 1
-                with State(config.state_path) as state:
+                with State(config.state_target) as state:
                     report = send_issue(config, state, loaded)
                 if report.complete:
                     break
             time.sleep(late + 0.5)  # anything still in the relay's hands has landed
-            with State(config.state_path) as state:
+            with State(config.state_target) as state:
                 statuses.update(state.send_log(loaded.issue.id).values())
     finally:
         controller.stop()

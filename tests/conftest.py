@@ -9,16 +9,46 @@ from pathlib import Path
 import pytest
 import trustme
 
+from testkit import postgres as testkit_postgres
 from tests.mailserver import PASSWORD, SECRET, Mailserver, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
+ENGINE = os.environ.get("DIGEST_TEST_ENGINE", "sqlite")
+"""The engine every test's state uses: "sqlite" (a file), or "postgresql" (a schema)."""
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A database on a throwaway PostgreSQL cluster; skips where none can be had."""
+    reason = testkit_postgres.available()
+    if reason:
+        pytest.skip(reason)
+    with testkit_postgres.cluster() as server:
+        yield testkit_postgres.new_database(server)
+
+
 @pytest.fixture(autouse=True)
-def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own state file, never the developer's."""
-    monkeypatch.setenv("DIGEST_STATE", str(tmp_path / "state.sqlite"))
+def _isolated_state(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test gets its own state, never the developer's: a file, or a fresh schema."""
+    if ENGINE == "postgresql":
+        if request.node.get_closest_marker("sqlite_only"):
+            pytest.skip("about the SQLite file itself")
+        database = request.getfixturevalue("postgres")
+        monkeypatch.setenv("DIGEST_STATE", testkit_postgres.new_schema(database))
+    else:
+        monkeypatch.setenv("DIGEST_STATE", str(tmp_path / "state.sqlite"))
+
+
+@pytest.fixture
+def pg_state(postgres: str) -> str:
+    """A fresh PostgreSQL state URL whatever DIGEST_TEST_ENGINE says (for PostgreSQL's own
+    behaviour: COPY, advisory locks, SKIP LOCKED)."""
+    return testkit_postgres.new_schema(postgres)
 
 
 @pytest.fixture

@@ -245,19 +245,19 @@ def setup_letter(folder: Path, server: Mailserver, count: int = 3, **smtp: Any) 
     publish(make_issue(), config, config.output_dir)
     names = ["Zoë Ångström", "", "Bob"]
     addresses = [f"reader{n:03d}@example.org" for n in range(count)]
-    with State(config.state_path) as state:
+    with State(config.state_target) as state:
         for n, address in enumerate(addresses):
             subscribers.add(state, address, names[n % 3])
     return Letter(config_path, config, load_issue(config.output_dir), addresses)
 
 
 def run_send(letter: Letter, **kwargs: Any) -> Any:
-    with State(letter.config.state_path) as state:
+    with State(letter.config.state_target) as state:
         return send_issue(letter.config, state, letter.loaded, **kwargs)
 
 
 def log_of(letter: Letter) -> dict[str, str]:
-    with State(letter.config.state_path) as state:
+    with State(letter.config.state_target) as state:
         return state.send_log(ISSUE_ID)
 
 
@@ -290,7 +290,7 @@ def schedule_letter(
     text += f'\n[schedule]\ncron = "{cron}"\ntimezone = "America/Detroit"\ngrace_minutes = 60\n'
     path.write_text(text, encoding="utf-8")
     (tmp_path / "feed.xml").write_text(rss(["Brakes fail", "Wagons return"]), encoding="utf-8")
-    with State(load_config(path).state_path) as state:
+    with State(load_config(path).state_target) as state:
         for n in range(count):
             subscribers.add(state, f"reader{n:03d}@example.org")
     return path

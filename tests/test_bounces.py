@@ -237,12 +237,12 @@ def smtp() -> Iterator[tuple[Catcher, int]]:
 
 
 def _readers(config_path: Path, names: list[str]) -> dict[str, int]:
-    with State(load_config(config_path).state_path) as state:
+    with State(load_config(config_path).state_target) as state:
         return {n: subscribers.add(state, f"{n}@example.org").id for n in names}
 
 
 def _statuses(config_path: Path) -> dict[str, tuple[str, str]]:
-    with State(load_config(config_path).state_path) as state:
+    with State(load_config(config_path).state_target) as state:
         return {
             s.email.split("@")[0]: (s.status, s.cause)
             for s in state.subscribers(include_unsubscribed=True)
@@ -304,7 +304,7 @@ def test_refusals_at_send_time(tmp_path: Path, smtp: tuple[Catcher, int]) -> Non
         "dead@example.org": "550 5.1.1 <dead@example.org>: user unknown",
         "full@example.org": "552 5.2.2 mailbox full",
     }
-    with State(config.state_path) as state:
+    with State(config.state_target) as state:
         report = send_issue(config, state, load_issue(config.output_dir))
     assert (report.sent, len(report.failed)) == (1, 2)
     states = _statuses(config_path)
@@ -315,11 +315,11 @@ def test_refusals_at_send_time(tmp_path: Path, smtp: tuple[Catcher, int]) -> Non
     # An authentication refusal stops the send: the operator must fix SPF/DKIM/DMARC.
     publish_issue(config, make_issue("2026-12-02", NOW))
     catcher.refuse = {"full@example.org": "550 5.7.26 This mail is unauthenticated"}
-    with State(config.state_path) as state, pytest.raises(ConfigError, match=r"5\.7\.26"):
+    with State(config.state_target) as state, pytest.raises(ConfigError, match=r"5\.7\.26"):
         send_issue(config, state, load_issue(config.output_dir, "2026-12-02"))
-    with State(config.state_path) as state:
+    with State(config.state_target) as state:
         log = state.send_log("2026-12-02")
-    assert log == {"full@example.org": "deferred"}  # and "fine" was never tried
+    assert log == {"full@example.org": "deferred", "fine@example.org": "pending"}  # not tried
     assert _statuses(config_path)["full"][0] == "active"
 
 

@@ -117,7 +117,7 @@ def test_kill_9_at_each_point_of_a_build(
     stories = [t for titles in issues_on_disk(output).values() for t in titles]
     assert Counter(stories) == Counter(TITLES)  # each story in exactly one issue
     assert CliRunner().invoke(app, ["build", "-c", str(path)]).exit_code == 3  # nothing new
-    with State(load_config(path).state_path) as state:
+    with State(load_config(path).state_target) as state:
         assert state.recorded_issues() == set(issues_on_disk(output))
     index = (output / "index.html").read_text(encoding="utf-8")
     assert all(issue_id in index for issue_id in issues_on_disk(output))
@@ -145,7 +145,7 @@ def test_kill_9_at_each_point_of_a_scheduled_cycle(
     assert again.returncode == 0, again.stdout + again.stderr
     check_archive(output)
     config = load_config(path)
-    with State(config.state_path) as state:  # the next due time: nothing new to send
+    with State(config.state_target) as state:  # the next due time: nothing new to send
         job = build_and_send(config, state, config.output_dir)
         later = Scheduler(config, state, job).run_due(datetime.now(UTC) + timedelta(minutes=1))
         assert later.status == "nothing_new"
@@ -165,11 +165,11 @@ def test_two_builds_at_once_one_waits_or_refuses_and_no_story_is_lost(
 ) -> None:
     path = schedule_letter(tmp_path, server, count=0)
     first = digest_with("digest.build:select", 1, "sleep:4", "build", "-c", str(path))
-    lock = load_config(path).state_path.with_name("state.sqlite.build.lock")
     deadline = time.monotonic() + 60
-    while not (lock.exists() and lock.read_text().strip()):  # the first holds the lock
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    with State(load_config(path).state_target) as state:
+        while not state.held_elsewhere("build"):  # the first holds the lock
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
     refused = digest("build", "-c", str(path))
     assert refused.returncode == 1
     assert refused.stderr.count("\n") == 1 and "another digest build" in refused.stderr

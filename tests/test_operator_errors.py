@@ -24,7 +24,7 @@ from digest.config import Config, NewsletterSettings
 from digest.errors import SubscriberError
 from digest.mail import subscribers
 from digest.models import Entry, Feed, FeedStatus
-from digest.store import State
+from digest.store import State, engine
 from tests.conftest import ConfigWriter
 
 SECRET = b"a-secret-of-enough-length-123456"
@@ -107,6 +107,7 @@ def test_a_config_that_is_not_utf8(tmp_path: Path) -> None:
 # The state file -----------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_a_damaged_state_file_is_one_line(tmp_path: Path, write_config: ConfigWriter) -> None:
     path = write_config("feed.xml")
     state = Path(os.environ["DIGEST_STATE"])
@@ -118,6 +119,7 @@ def test_a_damaged_state_file_is_one_line(tmp_path: Path, write_config: ConfigWr
     assert state.read_bytes().startswith(b"this is no database")  # left for the operator
 
 
+@pytest.mark.sqlite_only
 def test_a_locked_state_file_is_one_line(
     write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,7 +128,7 @@ def test_a_locked_state_file_is_one_line(
         pass
     holder = sqlite3.connect(os.environ["DIGEST_STATE"], isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
-    monkeypatch.setattr(State, "busy_timeout", 0.3)
+    monkeypatch.setattr(engine, "BUSY_TIMEOUT", 0.3)
     try:
         code, output = run("subscribers", "add", "reader@example.org", "-c", str(path))
     finally:

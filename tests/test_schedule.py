@@ -132,7 +132,7 @@ def make_config(tmp_path: Path, grace_minutes: int = 720) -> Config:
 
 
 def scheduler(config: Config, job: RecordingJob) -> Scheduler:
-    return Scheduler(config, State(config.state_path), job, lock_wait=5)
+    return Scheduler(config, State(config.state_target), job, lock_wait=5)
 
 
 def test_loop_runs_each_due_time_once_across_dst(tmp_path: Path) -> None:
@@ -222,7 +222,7 @@ def test_an_unfinished_cycle_past_the_grace_is_left(tmp_path: Path) -> None:
 
 def test_build_and_send_only_when_there_is_news(tmp_path: Path, server: Mailserver) -> None:
     config = load_config(schedule_letter(tmp_path, server, count=2))
-    with State(config.state_path) as state:
+    with State(config.state_target) as state:
         sched = Scheduler(config, state, build_and_send(config, state, config.output_dir))
         now = datetime.now(UTC)
         first = sched.run_due(now)

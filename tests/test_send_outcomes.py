@@ -39,7 +39,7 @@ pytestmark = pytest.mark.usefixtures("mail_secrets")
 
 
 def details(letter: mail.Letter) -> dict[str, tuple[str, str | None, str | None]]:
-    with State(letter.config.state_path) as state:
+    with State(letter.config.state_target) as state:
         rows = state.db.execute(
             "SELECT s.email, l.status, l.detail, l.next_attempt_at FROM send_log l"
             " JOIN subscribers s ON s.id = l.subscriber_id WHERE l.issue_id = ?",
@@ -223,5 +223,5 @@ def test_starttls_not_offered_is_a_config_error(tmp_path: Path, plain_server: Ma
     with pytest.raises(ConfigError, match="does not offer STARTTLS"):
         run_send(letter)
     assert plain_server.handler.messages == []
-    with State(letter.config.state_path) as state:  # nothing claimed for good
+    with State(letter.config.state_target) as state:  # nothing claimed for good
         assert set(state.send_log(ISSUE_ID).values()) <= {DEFERRED}

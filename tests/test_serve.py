@@ -69,13 +69,13 @@ def subscribe(web: httpx.Client, address: str, **fields: str | list[str]) -> htt
 
 
 def status_of(site: Running, address: str) -> str:
-    with State(site.config.state_path) as state:
+    with State(site.config.state_target) as state:
         found = state.subscriber(address)
         return found.status if found else "absent"
 
 
 def reader_token(site: Running, address: str) -> str:
-    with State(site.config.state_path) as state:
+    with State(site.config.state_target) as state:
         found = state.subscriber(address)
         assert found is not None
         return subscribers.make_token(SECRET.encode(), found.id, found.email)
@@ -130,7 +130,7 @@ def test_subscribe_confirm_send_one_click_never_again(
     )
     assert one_click.status_code == 200
     assert status_of(site, reader) == "unsubscribed"
-    with State(site.config.state_path) as state:
+    with State(site.config.state_target) as state:
         found = state.subscriber(reader)
         assert found is not None and found.cause == "one-click unsubscribe (RFC 8058)"
         events = [status for _, status, _ in state.subscriber_events(found.id)]
@@ -160,14 +160,14 @@ def test_subscribe_confirm_send_one_click_never_again(
 
 
 def _id(site: Running, address: str) -> int:
-    with State(site.config.state_path) as state:
+    with State(site.config.state_target) as state:
         found = state.subscriber(address)
         assert found is not None
         return found.id
 
 
 def test_the_answer_is_the_same_for_every_address(site: Running) -> None:
-    with State(site.config.state_path) as state:
+    with State(site.config.state_target) as state:
         subscribers.add(state, "active@example.org")
         subscribers.add(state, "gone@example.org")
         subscribers.remove(state, "gone@example.org")
@@ -204,7 +204,7 @@ def test_gets_change_nothing_and_tokens_must_be_genuine(
                 assert web.request(method, f"/confirm/{bad}").status_code in (404, 405)
         assert status_of(site, reader) == "pending"
 
-        with State(site.config.state_path) as state:
+        with State(site.config.state_target) as state:
             found = state.subscriber(reader)
             assert found is not None
             old = subscribers.confirm_token(SECRET.encode(), found, time.time() - 49 * 3600, 48)
@@ -283,7 +283,7 @@ def test_pages_archive_issue_feed(site: Running) -> None:
 
 def test_preferences_choose_sources_and_weekly(site: Running, smtp: tuple[Catcher, int]) -> None:
     catcher = smtp[0]
-    with State(site.config.state_path) as state:
+    with State(site.config.state_target) as state:
         for address in ("all@example.org", "roads@example.org", "weekly@example.org"):
             subscribers.add(state, address)
     with client(site) as web:
@@ -297,7 +297,7 @@ def test_preferences_choose_sources_and_weekly(site: Running, smtp: tuple[Catche
             data={"cadence": "weekly"},
         )
         assert 'value="weekly" checked' in page.text
-    with State(site.config.state_path) as state:
+    with State(site.config.state_target) as state:
         found = state.subscriber("roads@example.org")
         assert found is not None and found.preferences.sources == ("Road Notes",)
 
@@ -323,7 +323,7 @@ def test_preferences_choose_sources_and_weekly(site: Running, smtp: tuple[Catche
         )
     config = load_config(site.config.base_dir / "config.toml")
     for _ in range(2):  # run twice: still one mail
-        with State(config.state_path) as state:
+        with State(config.state_target) as state:
             report = send_weekly(config, state, datetime.now(UTC))
         assert report is not None
     (weekly,) = catcher.to("weekly@example.org")

@@ -58,7 +58,7 @@ def page() -> Iterator[Any]:
 
 
 def status(site: Running, address: str) -> tuple[str, tuple[str, ...], str]:
-    with State(site.config.state_path) as state:
+    with State(site.config.state_target) as state:
         found = state.subscriber(address)
         assert found is not None
         return found.status, found.preferences.sources, found.preferences.cadence

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -160,7 +161,7 @@ def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Imported 2 new" in run("import", str(people))
     assert "3 subscribers" in run("list")
     assert "Unsubscribed bob@example.org" in run("remove", "bob@example.org")
-    with State(tmp_path / "state.sqlite") as state:
+    with State(os.environ["DIGEST_STATE"]) as state:
         ann = state.subscriber("ann@example.org")
         assert ann is not None
         token = subscribers.make_token(SECRET, ann.id, ann.email)
@@ -169,7 +170,7 @@ def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "unsubscribed" in listed and "cy@example.org" in listed
     exported = tmp_path / "out.csv"
     run("export", "--output", str(exported))
-    since = _since(tmp_path, "cy@example.org")
+    since = _since("cy@example.org")
     assert exported.read_text(encoding="utf-8").splitlines()[1:] == [
         f"cy@example.org,Cy,active,{since},,{since},added by the operator,,issue"
     ]
@@ -181,8 +182,8 @@ def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert forged.exit_code == 1 and "matches no subscriber" in forged.output
 
 
-def _since(folder: Path, email: str) -> str:
-    with State(folder / "state.sqlite") as state:
+def _since(email: str) -> str:
+    with State(os.environ["DIGEST_STATE"]) as state:
         found = state.subscriber(email)
         assert found is not None
         return found.subscribed_at

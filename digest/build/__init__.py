@@ -111,7 +111,7 @@ def build(
     warnings: list[str] = []  # per item: entries, pages, threads, comments, stories
     rendering: list[str] = []
     progress = progress or _Silent()
-    if store.path is not None:  # a state in memory (the demo) has no past to mend
+    if store.where != ":memory:":  # a state in memory (the demo) has no past to mend
         warnings.extend(mend(store, config, output_dir))
 
     def result(outcome: Outcome, feeds: tuple[FeedReport, ...], **done: object) -> BuildResult:

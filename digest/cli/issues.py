@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -34,7 +33,6 @@ from digest.cli.common import (
 from digest.config import STARTER_CONFIG, Config, load_config
 from digest.errors import ConfigError, DigestError
 from digest.issues.files import next_issue_id
-from digest.mail.lock import build_lock
 from digest.models import FeedStatus
 from digest.store import State
 
@@ -83,13 +81,10 @@ def _build(
         config = load_config(config_path)
         if not config.feeds:
             raise ConfigError(f"{config_path}: no [[feeds]] configured")
-        state = State(config.state_path)
+        state = State(config.state_target)
     output_dir = output if output is not None else config.output_dir
-    # One build per state file: the id is chosen and the stories recorded under the lock.
-    lock: AbstractContextManager[None] = (
-        nullcontext() if demo else build_lock(config.state_path, wait=wait)
-    )
-    with lock, state, _progress() as progress:
+    # One build per state: the id is chosen and the stories recorded under the lock.
+    with state, state.lock("build", wait), _progress() as progress:
         now = datetime.now().astimezone()
         result = build(
             config,

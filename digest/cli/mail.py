@@ -27,7 +27,6 @@ from digest.config import Config, load_config
 from digest.errors import DigestError
 from digest.issues.files import load_issue
 from digest.mail import subscribers
-from digest.mail.lock import send_lock
 from digest.mail.send import SendReport, send_issue, send_test
 from digest.store import State
 
@@ -54,8 +53,18 @@ def send(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build every message, send none, report who is due.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=256,
+            help="SMTP connections at once (default [smtp] workers). Several `digest send`"
+            " processes sharing one PostgreSQL split the list between them.",
+        ),
+    ] = None,
     wait: Annotated[
-        float, typer.Option("--wait", help="Wait up to SECONDS for another sender to finish.")
+        float, typer.Option("--wait", hidden=True, help="No effect: senders share the list.")
     ] = 0.0,
     retry_unknown: Annotated[
         bool,
@@ -69,7 +78,8 @@ def send(
     verbose: VerboseOption = False,
 ) -> None:
     """Mail an issue to every active subscriber, each exactly once (rerun to resume)."""
-    guarded(verbose, lambda: _send(config_path, issue, to, dry_run, wait, retry_unknown))
+    del wait  # senders no longer exclude each other: they claim rows
+    guarded(verbose, lambda: _send(config_path, issue, to, dry_run, workers, retry_unknown))
 
 
 def _send(
@@ -77,7 +87,7 @@ def _send(
     issue: str | None,
     to: str | None,
     dry_run: bool,
-    wait: float,
+    workers: int | None,
     retry_unknown: bool = False,
 ) -> int:
     config = load_config(config_path)
@@ -87,7 +97,7 @@ def _send(
         say(f"Test copy of issue {loaded.issue.id} sent to {address} (nothing recorded).")
         return Exit.WRITTEN
     stop = _stop_on_signals()
-    with State(config.state_path) as state:
+    with State(config.state_target) as state:
         if dry_run:
             report = send_issue(config, state, loaded, dry_run=True, retry_unknown=retry_unknown)
             say(
@@ -95,18 +105,18 @@ def _send(
                 f" {report.already} already done; nothing sent."
             )
             return Exit.WRITTEN
-        with send_lock(config.state_path, wait=wait):
-            report = send_issue(
-                config,
-                state,
-                loaded,
-                stop=stop.is_set,
-                sleep=stop.wait,
-                retry_unknown=retry_unknown,
-            )
-            code = _send_report(report)
-            if code in (Exit.WRITTEN, Exit.REFUSED) and not stop.is_set():
-                code = max(code, _weekly(config, state, stop))
+        report = send_issue(
+            config,
+            state,
+            loaded,
+            stop=stop.is_set,
+            sleep=stop.wait,
+            retry_unknown=retry_unknown,
+            workers=workers,
+        )
+        code = _send_report(report)
+        if code in (Exit.WRITTEN, Exit.REFUSED) and not stop.is_set():
+            code = max(code, _weekly(config, state, stop))
     return code
 
 
@@ -177,7 +187,7 @@ def subscribers_add(
     """Add one subscriber (the address is checked, no DNS lookup)."""
 
     def action() -> int:
-        with State(load_config(config_path).state_path) as state:
+        with State(load_config(config_path).state_target) as state:
             added = subscribers.add(state, address, name, resubscribe=resubscribe)
         say(f"Subscribed {added.email}")
         return 0
@@ -195,7 +205,7 @@ def subscribers_remove(
 
     def action() -> int:
         config = load_config(config_path)
-        with State(config.state_path) as state:
+        with State(config.state_target) as state:
             if "@" in who:
                 gone = subscribers.remove(state, who)
             else:
@@ -226,7 +236,7 @@ def subscribers_list(
 
     def action() -> int:
         _check_status(status)
-        with State(load_config(config_path).state_path) as state:
+        with State(load_config(config_path).state_target) as state:
             rows = state.subscribers(include_unsubscribed=everyone, status=status)
         table = Table(show_header=True, title_justify="left", title=f"{len(rows)} subscribers")
         for column in ("email", "name", "status", "since", "cause", "gets"):
@@ -270,7 +280,7 @@ def subscribers_import(
             source = file.open(encoding="utf-8-sig", newline="")
         except OSError as e:
             raise DigestError(f"{file}: cannot read: {e.strerror}") from None
-        with source, State(config.state_path) as state:
+        with source, State(config.state_target) as state:
             result = subscribers.import_csv(state, source, skip_invalid=skip_invalid)
         say(
             f"Imported {result.added} new, {result.already} already subscribed,"
@@ -297,7 +307,7 @@ def subscribers_export(
 
     def action() -> int:
         _check_status(status)
-        with State(load_config(config_path).state_path) as state:
+        with State(load_config(config_path).state_target) as state:
             rows = state.subscribers(include_unsubscribed=everyone, status=status)
         if output is None:
             subscribers.export_csv(rows, sys.stdout)
@@ -335,11 +345,11 @@ def _schedule(config_path: Path, once: bool) -> int:
 
     config = load_config(config_path)
     stop = _stop_on_signals()
-    with State(config.state_path) as state:
+    with State(config.state_target) as state:
         job = build_and_send(config, state, config.output_dir, stop=stop.is_set, sleep=stop.wait)
         scheduler = Scheduler(config, state, job)
         if once:
-            result = scheduler.run_due(datetime.now(UTC))
+            result = scheduler.run_once(datetime.now(UTC))
             _cycle_report(result)
             return _CYCLE_EXIT[result.status]
         upcoming = [
@@ -354,7 +364,7 @@ def _schedule(config_path: Path, once: bool) -> int:
 
 _CYCLE_EXIT = {
     "not_due": 0, "missed": 0, "sent": 0, "nothing_new": Exit.NOTHING_NEW,
-    "feeds_failed": Exit.ALL_FEEDS_FAILED, "incomplete": Exit.ERROR,
+    "feeds_failed": Exit.ALL_FEEDS_FAILED, "incomplete": Exit.ERROR, "standby": 0,
 }  # fmt: skip
 
 
@@ -367,6 +377,7 @@ def _cycle_report(result: CycleResult) -> None:
         "feeds_failed": f"{when}: every feed failed, nothing sent",
         "sent": f"{when}: issue {result.issue_id} built and sent",
         "incomplete": f"{when}: issue {result.issue_id} not fully sent yet",
+        "standby": "another scheduler leads on this state; nothing done here",
     }
     say(messages[result.status])
     if result.report is not None:

@@ -67,7 +67,7 @@ def bounces(
         from digest.mail.bounces import process
 
         config = load_config(config_path)
-        with State(config.state_path) as state:
+        with State(config.state_target) as state:
             report = process(config, state, path)
         say(
             f"{report.reports} reports read ({report.repeated} seen before):"
@@ -97,7 +97,7 @@ def subscribers_history(
     def action() -> int:
         from digest.mail.subscribers import normalise
 
-        with State(load_config(config_path).state_path) as state:
+        with State(load_config(config_path).state_target) as state:
             if address is None:
                 writer = csv.writer(sys.stdout, lineterminator="\n")
                 writer.writerow(["email", "at", "status", "cause"])

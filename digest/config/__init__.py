@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from digest.config.read import Reader
 from digest.errors import ConfigError
+from digest.store.engine import is_database_url
 
 FullText = Literal["auto", "always", "never"]
 CommentsMode = Literal["auto", "none", "wordpress", "reddit", "hackernews", "discourse", "mastodon"]
@@ -149,6 +150,9 @@ class FetchSettings:
 class StateSettings:
     path: str = "digest-state.sqlite"
     """SQLite file remembering what was sent, HTTP validators and summaries."""
+    url: str = ""
+    """A PostgreSQL database instead of the file, shared by several machines:
+    "postgresql://digest@db.example.org/digest" (the password in PGPASSWORD or ~/.pgpass)."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,11 @@ class SmtpSettings:
     """PEM private key file: sign every message with DKIM for the From domain."""
     dkim_selector: str = ""
     """DKIM selector whose DNS TXT record holds the public key."""
+    workers: int = 1
+    """SMTP connections one `digest send` uses at once (`--workers` overrides)."""
+    relays: tuple[str, ...] = ()
+    """More relays used together with `host`, as "host:port" (the other settings shared):
+    the connections take `host` and these in turn."""
     bounce_address: str = ""
     """Envelope sender for bounces, e.g. "bounces@example.org": each message goes out
     from "bounces+<id>@example.org" (VERP) so `digest bounces` knows who bounced."""
@@ -276,9 +285,12 @@ class Config:
         return self.resolve(self.output.dir)
 
     @property
-    def state_path(self) -> Path:
+    def state_target(self) -> Path | str:
+        """The SQLite file, or the PostgreSQL URL (`DIGEST_STATE` overrides either)."""
         env = os.environ.get("DIGEST_STATE")
-        return Path(env) if env else self.resolve(self.state.path)
+        if env:
+            return env if is_database_url(env) else Path(env)
+        return self.state.url or self.resolve(self.state.path)
 
     @property
     def unsubscribe_url(self) -> str:

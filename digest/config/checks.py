@@ -312,6 +312,23 @@ def bounce_address(value: str) -> str:
     return value
 
 
+def database_url(value: str) -> str:
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError(
+            'must be a PostgreSQL URL like "postgresql://digest@db.example.org/digest"'
+        )
+    return value
+
+
+def relays(value: tuple[str, ...]) -> tuple[str, ...]:
+    for relay in value:
+        host, _, port = relay.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65_536:
+            raise ValueError(f'{relay!r} is not "host:port", like "smtp2.example.org:587"')
+        hostname(host.strip("[]"))
+    return value
+
+
 def rate(value: float) -> float:
     if 0 < value < 0.001:
         raise ValueError("must be 0 (no cap) or at least 0.001 messages per second")
@@ -367,6 +384,9 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "feeds.comments_url": url_pattern,
     "output.dir": not_empty,
     "state.path": not_empty,
+    "state.url": database_url,
+    "smtp.workers": between(1, 256),
+    "smtp.relays": relays,
     "theme.brand_color": colour,
     "theme.text_color": colour,
     "theme.background_color": colour,

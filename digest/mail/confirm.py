@@ -61,7 +61,7 @@ def send_confirmation(config: Config, subscriber: Subscriber, link: str) -> bool
         logger.warning("confirmation mail for subscriber #%d not sent: %s", subscriber.id, e)
         if str(e)[:1] == "5":  # a 5.1.x: the address does not exist
             try:
-                with State(config.state_path) as state:
+                with State(config.state_target) as state:
                     on_refusal(state, subscriber.id, str(e))
             except ConfigError as problem:  # authentication refused: the operator must act
                 logger.error("%s", problem)
@@ -77,7 +77,7 @@ def send_welcome(config: Config, subscriber_id: int) -> None:
 
     try:
         loaded = load_issue(config.output_dir)
-        with State(config.state_path) as state:
+        with State(config.state_target) as state:
             report = send_issue(config, state, loaded, only=subscriber_id)
     except DigestError as e:
         logger.warning("welcome mail for subscriber #%d not sent: %s", subscriber_id, e)

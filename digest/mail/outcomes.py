@@ -2,20 +2,19 @@
 
 `deliver` sends one message, retrying server-wide trouble with backoff, and
 names the outcome; `settle` turns a 4xx for the address into a deferral with
-its next time (or gives up after `give_up_hours`); `record` writes it.
+its next time (or gives up after `give_up_hours`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from digest.config import SmtpSettings
 from digest.errors import PermanentError, RecipientDeferred, TransientError, UnknownOutcome
 from digest.mail.smtp import SmtpTransport
-from digest.store import State
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +23,8 @@ SENDING, SENT, FAILED, DEFERRED, UNKNOWN = "sending", "sent", "failed", "deferre
 WAITING = "waiting"
 MAX_DEFER = timedelta(hours=6)
 
-# (subscriber id, status, masked detail, next_attempt_at, deferred_since)
-Outcome = tuple[int, str, str, str | None, str | None]
+# (status, masked detail, next_attempt_at, deferred_since), times in UTC
+Outcome = tuple[str, str, str | None, str | None]
 
 
 class Recipient(Protocol):
@@ -36,32 +35,20 @@ class Recipient(Protocol):
 
 
 def settle(
-    settings: SmtpSettings,
-    recipient: Recipient,
-    outcome: str,
-    detail: str,
-    since: str | None,
-    now: datetime,
+    settings: SmtpSettings, outcome: str, detail: str, since: str | None, now: datetime
 ) -> Outcome:
     """The send-log row for one outcome: a deferral gets its next time, or gives up."""
     if outcome != WAITING:
-        return (recipient.id, outcome, detail, None, None)
+        return (outcome, detail, None, None)
+    now = now.astimezone(UTC)
     first = datetime.fromisoformat(since) if since else now
     waited = now - first
     if waited >= timedelta(hours=settings.give_up_hours):
         hours = waited.total_seconds() / 3600
-        return (recipient.id, FAILED, f"gave up after {hours:.1f} h of 4xx: {detail}", None, None)
+        return (FAILED, f"gave up after {hours:.1f} h of 4xx: {detail}", None, None)
     delay = min(MAX_DEFER, max(timedelta(minutes=settings.defer_minutes), waited))
     stamp = (now + delay).isoformat(timespec="seconds")
-    return (recipient.id, DEFERRED, detail, stamp, first.isoformat(timespec="seconds"))
-
-
-def record(state: State, issue_id: str, outcome: Outcome) -> None:
-    subscriber_id, status, detail, next_at, since = outcome
-    if status == DEFERRED:
-        state.record_deferral(issue_id, subscriber_id, detail, next_at, since)
-    else:
-        state.record_outcome(issue_id, subscriber_id, status, detail)
+    return (DEFERRED, detail, stamp, first.isoformat(timespec="seconds"))
 
 
 def deliver(

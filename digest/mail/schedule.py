@@ -13,6 +13,11 @@ builds, so after a crash the next start finishes that cycle (sends the issue
 already written, or builds it if it never was) instead of building a second
 one. After downtime across several due times only the latest is caught up,
 and only when it is at most `grace_minutes` old.
+
+Schedulers on several machines sharing one state elect a leader: the one
+holding the `scheduler` lock (an advisory lock on PostgreSQL, dropped by the
+server when its holder dies) builds and sends; the others stand by and ask
+again every few seconds, so one takes over within seconds of a crash.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -32,19 +38,21 @@ from croniter import croniter
 from digest.build import Outcome, build, mend
 from digest.config import Config
 from digest.config import checks as config_checks
-from digest.errors import ConfigError
+from digest.errors import ConfigError, LockedError
 from digest.issues.files import load_issue, next_issue_id
-from digest.mail.lock import build_lock, send_lock
 from digest.mail.send import SendReport, send_issue
 from digest.mail.weekly import send_weekly
 from digest.store import State
 
 logger = logging.getLogger(__name__)
 
-Status = Literal["not_due", "missed", "nothing_new", "feeds_failed", "sent", "incomplete"]
+Status = Literal[
+    "not_due", "missed", "nothing_new", "feeds_failed", "sent", "incomplete", "standby"
+]
 # The longest single sleep: the clock is read again after it, so a suspended
 # machine or a changed system clock is noticed within a minute.
 MAX_NAP = 60.0
+LEADER = "scheduler"  # the lock whose holder builds and sends; the others stand by
 
 
 @dataclass(frozen=True)
@@ -142,40 +150,39 @@ class Scheduler:
 
     def run_due(self, now: datetime) -> CycleResult:
         """One cycle: finish an interrupted one, or run the latest due time if not yet run."""
-        with send_lock(self.config.state_path, wait=self.lock_wait):
-            with build_lock(self.config.state_path, wait=self.lock_wait):
-                # A cycle killed between writing its folder and recording its stories.
-                for warning in mend(self.state, self.config, self.output_dir):
-                    logger.warning("%s", warning)
-            pending = self._pending()
-            if pending is not None:
-                if now - pending.at <= self.grace:
-                    logger.info("finishing the cycle due %s", pending.at.isoformat())
-                    return self._run(pending)
-                logger.warning(
-                    "the cycle due %s (issue %s) was interrupted and is past the grace;"
-                    " `digest send %s` finishes it",
-                    pending.at.isoformat(),
-                    pending.issue_id,
-                    pending.issue_id,
-                )
-                self._set("pending", None)
-            due = self.cron.at_or_before(now)
-            last = self._last_due()
-            if last is not None and due <= last:
-                return CycleResult("not_due")
-            self._set("last_due", due.astimezone(UTC).isoformat())
-            if now - due > self.grace:
-                logger.warning(
-                    "missed the issue due %s (down for longer than the %d-minute grace)",
-                    due.isoformat(),
-                    self.config.schedule.grace_minutes,
-                )
-                return CycleResult("missed", due)
-            issue_id = next_issue_id(self.output_dir, due.date())
-            cycle = Due(due, issue_id)
-            self._set("pending", json.dumps({"due": due.isoformat(), "issue": issue_id}))
-            return self._run(cycle)
+        with self.state.lock("build", self.lock_wait):
+            # A cycle killed between writing its folder and recording its stories.
+            for warning in mend(self.state, self.config, self.output_dir):
+                logger.warning("%s", warning)
+        pending = self._pending()
+        if pending is not None:
+            if now - pending.at <= self.grace:
+                logger.info("finishing the cycle due %s", pending.at.isoformat())
+                return self._run(pending)
+            logger.warning(
+                "the cycle due %s (issue %s) was interrupted and is past the grace;"
+                " `digest send %s` finishes it",
+                pending.at.isoformat(),
+                pending.issue_id,
+                pending.issue_id,
+            )
+            self._set("pending", None)
+        due = self.cron.at_or_before(now)
+        last = self._last_due()
+        if last is not None and due <= last:
+            return CycleResult("not_due")
+        self._set("last_due", due.astimezone(UTC).isoformat())
+        if now - due > self.grace:
+            logger.warning(
+                "missed the issue due %s (down for longer than the %d-minute grace)",
+                due.isoformat(),
+                self.config.schedule.grace_minutes,
+            )
+            return CycleResult("missed", due)
+        issue_id = next_issue_id(self.output_dir, due.date())
+        cycle = Due(due, issue_id)
+        self._set("pending", json.dumps({"due": due.isoformat(), "issue": issue_id}))
+        return self._run(cycle)
 
     def _run(self, due: Due) -> CycleResult:
         result = self.job(due)
@@ -183,13 +190,48 @@ class Scheduler:
             self._set("pending", None)
         return result
 
+    def run_once(self, now: datetime) -> CycleResult:
+        """One cycle if this scheduler leads; "standby" while another one does."""
+        with ExitStack() as leading:
+            try:
+                leading.enter_context(self.state.lock(LEADER))
+            except LockedError:
+                return CycleResult("standby")
+            return self.run_due(now)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def run(
         self,
         clock: Callable[[], datetime],
         wait: Callable[[float], bool],
         report: Callable[[CycleResult], None] = lambda result: None,
+        standby: float = 10.0,
     ) -> None:
-        """Run cycles until `wait` returns True (stop requested); `wait` sleeps up to N s."""
+        """Lead and run cycles until `wait` returns True (stop requested); `wait` sleeps up
+        to N s. While another scheduler leads this one asks again every `standby` s, and
+        takes over when that one stops or dies (its lock goes with it)."""
+        waiting = False
+        while True:
+            with ExitStack() as leading:
+                try:
+                    leading.enter_context(self.state.lock(LEADER))
+                except LockedError:
+                    if not waiting:
+                        logger.info("standing by: another scheduler leads on this state")
+                    waiting = True
+                    if wait(standby):
+                        return
+                    continue
+                logger.info("leading: this scheduler builds and sends")
+                self._cycles(clock, wait, report)
+                return
+
+    def _cycles(
+        self,
+        clock: Callable[[], datetime],
+        wait: Callable[[float], bool],
+        report: Callable[[CycleResult], None],
+    ) -> None:
         while True:
             result = self.run_due(clock())
             if result.status != "not_due":
@@ -240,7 +282,7 @@ def build_and_send(
 
     def job(due: Due) -> CycleResult:
         folder = output_dir / due.issue_id
-        with build_lock(config.state_path, wait=lock_wait):
+        with state.lock("build", lock_wait):
             built = (folder / "issue.json").exists()
             run = None
             if not built:

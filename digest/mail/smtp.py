@@ -50,11 +50,22 @@ def smtp_password(settings: SmtpSettings) -> str | None:
     return password
 
 
+def relays(settings: SmtpSettings) -> list[tuple[str, int]]:
+    """(host, port) of every relay: `host` first, then `relays`."""
+    found = [(settings.host, settings.port)]
+    for relay in settings.relays:
+        host, _, port = relay.rpartition(":")
+        found.append((host.strip("[]"), int(port)))
+    return found
+
+
 class SmtpTransport:
     """One SMTP connection, opened on first use and reused for every message."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, relay: int = 0) -> None:
+        """`relay` picks among `[smtp] host` and `relays` in turn (0 is `host`)."""
         self.settings = config.smtp
+        self.host, self.port = relays(config.smtp)[relay % len(relays(config.smtp))]
         self._password = smtp_password(config.smtp)
         self._ca_file = str(config.resolve(config.smtp.ca_file)) if config.smtp.ca_file else None
         self._smtp: smtplib.SMTP | None = None
@@ -67,7 +78,7 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        where = f"{s.host}:{s.port}"
+        where = f"{self.host}:{self.port}"
         smtp: smtplib.SMTP | None = None
         try:
             context = ssl.create_default_context(cafile=self._ca_file)
@@ -78,9 +89,9 @@ class SmtpTransport:
             ) from None
         try:
             if s.security == "tls":
-                smtp = _TimedSMTPSSL(s.host, s.port, timeout=s.timeout, context=context)
+                smtp = _TimedSMTPSSL(self.host, self.port, timeout=s.timeout, context=context)
             else:
-                smtp = _TimedSMTP(s.host, s.port, timeout=s.timeout)
+                smtp = _TimedSMTP(self.host, self.port, timeout=s.timeout)
             smtp.data_timeout = s.data_timeout
             # A message is written as several TLS records; without NODELAY, Nagle holds
             # the last one until the server's delayed ACK (40 ms a message).

@@ -78,7 +78,7 @@ class ReaderApp:
 
     def _with_state(self, work: Callable[[State], T]) -> T:
         if self._state is None:  # opened in the thread that will use it (sqlite3's rule)
-            self._state = State(self.config.state_path)
+            self._state = State(self.config.state_target)
         return work(self._state)
 
     @asynccontextmanager

@@ -1,7 +1,9 @@
 """The schema, as the list of changes that built it: appended to, never edited.
 
-`PRAGMA user_version` counts the entries applied, so an old state file is
-upgraded in place by the ones it lacks.
+One history serves both engines: the few words that differ are written as
+`{id}`, `{bytes}`, `{nocase}` (engine.py spells them). The count of entries
+applied is kept in `PRAGMA user_version` (SQLite) or the `digest_schema`
+table (PostgreSQL), so an old state is upgraded in place by the ones it lacks.
 """
 
 MIGRATIONS: list[str] = [
@@ -12,7 +14,7 @@ MIGRATIONS: list[str] = [
         last_modified TEXT,
         final_url TEXT,
         content_type TEXT,
-        body BLOB,
+        body {bytes},
         fetched_at TEXT NOT NULL
     );
     CREATE TABLE stories (
@@ -32,8 +34,8 @@ MIGRATIONS: list[str] = [
     # Subscribers, the per-(issue, subscriber) send log, and the scheduler's memory.
     """
     CREATE TABLE subscribers (
-        id INTEGER PRIMARY KEY,
-        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        id {id},
+        email TEXT NOT NULL UNIQUE {nocase},
         name TEXT NOT NULL DEFAULT '',
         status TEXT NOT NULL DEFAULT 'active',
         subscribed_at TEXT NOT NULL,
@@ -76,7 +78,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE subscribers ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
     UPDATE subscribers SET status_at = COALESCE(unsubscribed_at, subscribed_at);
     CREATE TABLE subscriber_events (
-        id INTEGER PRIMARY KEY,
+        id {id},
         subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
         at TEXT NOT NULL,
         status TEXT NOT NULL,
@@ -88,6 +90,18 @@ MIGRATIONS: list[str] = [
     CREATE TABLE bounce_reports (
         key TEXT PRIMARY KEY,
         read_at TEXT NOT NULL
+    );
+    """,
+    # Claims under a lease (sendlog.py): who holds a row, until when (the database's
+    # clock, in seconds), and what it was before; the rate limit all senders share.
+    """
+    ALTER TABLE send_log ADD COLUMN lease_owner TEXT;
+    ALTER TABLE send_log ADD COLUMN lease_until DOUBLE PRECISION;
+    ALTER TABLE send_log ADD COLUMN claimed_from TEXT;
+    CREATE INDEX send_log_queue ON send_log (issue_id, status, subscriber_id);
+    CREATE TABLE rate_limits (
+        name TEXT PRIMARY KEY,
+        next_at DOUBLE PRECISION NOT NULL
     );
     """,
 ]

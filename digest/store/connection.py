@@ -1,0 +1,105 @@
+"""Opening the state: connect, upgrade the schema, transactions and named locks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from pathlib import Path
+
+from digest.errors import DigestError, StateError
+from digest.store.engine import Engine, connect, database_errors, hide_password
+from digest.store.failures import one_line_errors, state_error
+from digest.store.schema import MIGRATIONS
+
+
+@one_line_errors
+class Connection:
+    """One connection to the state, its schema brought up to date on opening."""
+
+    def __init__(self, target: Path | str) -> None:
+        self.target = target
+        self.where = hide_password(str(target))
+        try:
+            self.db: Engine = connect(target)
+        except database_errors() as e:
+            raise state_error(self.where, e) from None
+        except OSError as e:
+            raise StateError(f"state file {target}: {e.strerror or e}") from None
+        try:
+            self._migrate()
+        except BaseException:
+            self.db.close()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        if self.db.schema_version() == len(MIGRATIONS):
+            return
+        # The version is read again under the write lock: two processes opening a
+        # new store at once would otherwise both create its tables.
+        with self.transaction():
+            self.db.migration_lock()
+            version = self.db.schema_version()
+            if version > len(MIGRATIONS):
+                raise DigestError(
+                    f"state {self.where} was written by a newer digest (schema {version})"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in self.db.ddl(script):
+                    self.db.execute(statement)
+                self.db.set_schema_version(number)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing; inside another transaction, part of that one."""
+        if self.db.in_transaction():
+            yield
+            return
+        try:
+            self.db.begin()
+        except database_errors() as e:
+            raise state_error(self.where, e) from None
+        try:
+            yield
+        except BaseException:
+            if self.db.in_transaction():
+                with suppress(*database_errors()):
+                    self.db.execute("ROLLBACK")
+            raise
+        try:
+            self.db.execute("COMMIT")
+        except database_errors() as e:
+            raise state_error(self.where, e) from None
+
+    @contextmanager
+    def scratch(self) -> Iterator[None]:
+        """A transaction always rolled back: to ask "what if" without writing anything."""
+        try:
+            self.db.begin()
+        except database_errors() as e:
+            raise state_error(self.where, e) from None
+        try:
+            yield
+        finally:
+            if self.db.in_transaction():
+                with suppress(*database_errors()):
+                    self.db.execute("ROLLBACK")
+
+    def lock(
+        self, name: str, wait: float = 0.0, *, discard: bool = False
+    ) -> AbstractContextManager[None]:
+        """A named lock shared by every process on this state (LockedError after `wait` s).
+
+        It dies with its holder, kill -9 included: a crash never leaves one behind.
+        `discard`: a lock only this holder takes (nobody waits for it), tidied away after.
+        """
+        return self.db.lock(name, wait, discard)
+
+    def held_elsewhere(self, name: str, *, discard: bool = False) -> bool:
+        """Whether another living process holds the lock `name` (`discard`: as for `lock`)."""
+        return self.db.held_elsewhere(name, discard)
