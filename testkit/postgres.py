@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -110,3 +111,18 @@ def new_schema(database: str) -> str:
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{name}"')
     return f"{database}?options=-csearch_path%3D{name}"
+
+
+def main(argv: list[str]) -> int:
+    """`python -m testkit.postgres COMMAND…`: run COMMAND with DIGEST_TEST_POSTGRES set to a
+    throwaway cluster started for it, and stop the cluster after."""
+    if not argv:
+        sys.stderr.write("usage: python -m testkit.postgres COMMAND [ARG...]\n")
+        return 2
+    with cluster() as server:
+        sys.stderr.write(f"PostgreSQL for the tests: {server}\n")
+        return subprocess.run(argv, env={**os.environ, "DIGEST_TEST_POSTGRES": server}).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

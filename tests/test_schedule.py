@@ -22,7 +22,15 @@ import pytest
 
 from digest.config import Config, ScheduleSettings, load_config
 from digest.errors import ConfigError
-from digest.mail.schedule import Cron, CycleResult, Due, Scheduler, Status, build_and_send
+from digest.mail.schedule import (
+    LEADER,
+    Cron,
+    CycleResult,
+    Due,
+    Scheduler,
+    Status,
+    build_and_send,
+)
 from digest.store import State
 from tests.mailserver import Mailserver, rss, schedule_letter, wait_for
 
@@ -295,3 +303,35 @@ def test_foreground_schedule_prints_next_times_and_stops_on_sigterm(
     assert run.returncode == 0, stderr
     assert "Stopped." in stdout
     assert server.handler.messages == []
+
+
+def test_one_scheduler_leads_and_a_standby_takes_over_when_it_stops(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    start = local(2026, 10, 29, 6, 59)
+    leader_clock = FakeClock(start, end=local(2026, 10, 30, 7, 30))
+    leader_job = RecordingJob(leader_clock)
+    with State(config.state_target) as other:
+        standby = Scheduler(config, other, RecordingJob(leader_clock), lock_wait=5)
+        leading = scheduler(config, leader_job)
+        with leading.state.lock(LEADER):  # while one leads, a second does nothing
+            assert standby.run_once(start + timedelta(minutes=5)).status == "standby"
+            standby_clock = FakeClock(start, end=start + timedelta(minutes=1))
+            standby.run(standby_clock, standby_clock.wait, standby=5)
+            assert standby.job.calls == []  # type: ignore[attr-defined]
+        leading.run(leader_clock, leader_clock.wait)  # leads: both due times, once each
+        assert [due.issue_id for due, _ in leader_job.calls] == ["2026-10-29", "2026-10-30"]
+        # The leader stopped (or died: its lock went with it); the standby takes over
+        # and finds those due times done.
+        later = FakeClock(local(2026, 10, 30, 7, 30), end=local(2026, 11, 2, 7, 30))
+        standby.run(later, later.wait, standby=5)
+        assert [due.issue_id for due, _ in standby.job.calls] == ["2026-11-02"]  # type: ignore[attr-defined]
+
+
+def test_an_issue_built_on_another_machine_is_never_built_again_here(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    due = Due(local(2026, 10, 29, 7, 0), "2026-10-29")
+    with State(config.state_target) as state:
+        state.record_issue(due.issue_id, [("k", "Told elsewhere", "https://example.org/1")])
+        result = build_and_send(config, state, tmp_path / "output")(due)
+    assert (result.status, result.issue_id) == ("incomplete", "2026-10-29")
+    assert not (tmp_path / "output").exists()

@@ -91,7 +91,11 @@ def _build(
             state,
             output_dir,
             now=now,
-            issue_id=now.date().isoformat() if demo else next_issue_id(output_dir, now.date()),
+            issue_id=(
+                now.date().isoformat()
+                if demo
+                else next_issue_id(output_dir, now.date(), state.recorded_issues())
+            ),
             transport=transport,
             progress=progress,
             local_images=local_images,

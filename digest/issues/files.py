@@ -12,7 +12,7 @@ import email.policy
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,11 +33,12 @@ class LoadedIssue:
     folder: Path
 
 
-def next_issue_id(output_dir: Path, day: date) -> str:
-    """The date, with "-2", "-3"… when that day already has an issue."""
+def next_issue_id(output_dir: Path, day: date, taken: Collection[str] = ()) -> str:
+    """The date, with "-2", "-3"… when that day already has an issue here or in `taken`
+    (the ids recorded in a state other machines share)."""
     base = day.isoformat()
     candidate, number = base, 1
-    while (output_dir / candidate).exists():
+    while (output_dir / candidate).exists() or candidate in taken:
         number += 1
         candidate = f"{base}-{number}"
     return candidate

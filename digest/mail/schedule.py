@@ -179,7 +179,7 @@ class Scheduler:
                 self.config.schedule.grace_minutes,
             )
             return CycleResult("missed", due)
-        issue_id = next_issue_id(self.output_dir, due.date())
+        issue_id = next_issue_id(self.output_dir, due.date(), self.state.recorded_issues())
         cycle = Due(due, issue_id)
         self._set("pending", json.dumps({"due": due.isoformat(), "issue": issue_id}))
         return self._run(cycle)
@@ -285,6 +285,14 @@ def build_and_send(
         with state.lock("build", lock_wait):
             built = (folder / "issue.json").exists()
             run = None
+            if not built and due.issue_id in state.recorded_issues():
+                # Built by another machine, whose folder this one cannot see: building
+                # it again would mail different stories under the same id.
+                logger.error(
+                    "issue %s was built on another machine but %s is not here: give every"
+                    " scheduler the same output.dir (a shared folder)", due.issue_id, folder,
+                )  # fmt: skip
+                return CycleResult("incomplete", due.at, due.issue_id)
             if not built:
                 run = build(
                     config,

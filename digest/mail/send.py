@@ -103,7 +103,9 @@ def send_issue(
         _count(state, run, before=True)
         if run.report.left:
             logger.info("issue %s: %d to send", issue_id, run.report.left)
-            _work_all(config, state, run, transport, workers or config.smtp.workers)
+            workers = workers or config.smtp.workers
+            run.claim = max(1, min(run.claim, run.report.left // (2 * workers)))
+            _work_all(config, state, run, transport, workers)
         _count(state, run, before=False)
     report = run.report
     logger.info(

@@ -74,6 +74,7 @@ class Run:
     clock: Callable[[], datetime]
     retry_unknown: bool = False
     only: int | None = None
+    claim: int = CLAIM  # rows per claim: fewer on a short list, so every worker gets some
     halt: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -97,7 +98,7 @@ def work(run: Run, state: State, smtp: SmtpTransport) -> None:
     while not run.halted():
         now = run.clock().astimezone(UTC).isoformat(timespec="seconds")
         batch = state.claim(
-            run.issue_id, run.owner, CLAIM, CLAIM_LEASE, now,
+            run.issue_id, run.owner, run.claim, CLAIM_LEASE, now,
             retry_unknown=run.retry_unknown, only=run.only,
         )  # fmt: skip
         if not batch and not recover(run, state):
