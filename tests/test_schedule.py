@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -335,3 +336,57 @@ def test_an_issue_built_on_another_machine_is_never_built_again_here(tmp_path: P
         result = build_and_send(config, state, tmp_path / "output")(due)
     assert (result.status, result.issue_id) == ("incomplete", "2026-10-29")
     assert not (tmp_path / "output").exists()
+
+
+def _schedule(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "digest", "schedule", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_schedulers_on_several_machines_build_and_send_once(
+    tmp_path: Path, server: Mailserver
+) -> None:
+    path = schedule_letter(tmp_path, server, count=5)
+    runs = [_schedule("--once", "-c", str(path)) for _ in range(3)]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    assert sum("built and sent" in out for out in outputs) == 1, outputs
+    assert server.handler.count() == Counter(f"reader{n:03d}@example.org" for n in range(5))
+    assert [p.name for p in (tmp_path / "output").iterdir() if p.is_dir()] != []
+
+
+@pytest.mark.slow
+def test_a_standby_scheduler_leads_when_the_leader_dies(tmp_path: Path, server: Mailserver) -> None:
+    path = schedule_letter(tmp_path, server, count=1, cron="0 7 1 1 *")
+    lines: dict[int, list[str]] = {}
+
+    def follow(run: subprocess.Popen[str]) -> None:
+        assert run.stdout is not None
+        for line in run.stdout:
+            lines.setdefault(run.pid, []).append(line)
+
+    def said(run: subprocess.Popen[str], text: str) -> bool:
+        return any(text in line for line in lines.get(run.pid, []))
+
+    leader = _schedule("-v", "-c", str(path))
+    threading.Thread(target=follow, args=(leader,), daemon=True).start()
+    wait_for(lambda: said(leader, "leading"), timeout=60)
+    standby = _schedule("-v", "-c", str(path))
+    threading.Thread(target=follow, args=(standby,), daemon=True).start()
+    try:
+        wait_for(lambda: said(standby, "standing by"), timeout=60)
+        assert not said(standby, "leading")
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(timeout=30)
+        wait_for(lambda: said(standby, "leading"), timeout=60)  # within one standby poll
+    finally:
+        for run in (leader, standby):
+            if run.poll() is None:
+                run.send_signal(signal.SIGTERM)
+                run.wait(timeout=30)
+    assert standby.returncode == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,21 +16,21 @@ from digest.errors import ConfigError, ExpiredTokenError, SubscriberError
 from digest.mail import subscribers
 from digest.models import Preferences
 from digest.serve import forms
-from digest.serve.limits import RateLimit
 from digest.store import State
 
 SECRET = b"unit-secret-0123456789abcdef"
 
 
-def test_rate_limit_window_and_bound() -> None:
-    now = [0.0]
-    limit = RateLimit(3, 60, max_keys=2, clock=lambda: now[0])
-    assert [limit.allow("a") for _ in range(5)] == [True, True, True, False, False]
-    now[0] = 61
-    assert limit.allow("a")
-    limit.allow("b")
-    limit.allow("c")  # the table holds two keys: "a" went first
-    assert "a" not in limit._hits and len(limit._hits) == 2
+def test_request_limits_are_shared_by_every_process_on_the_state() -> None:
+    target = os.environ["DIGEST_STATE"]
+    with State(target) as one, State(target) as two:
+        tries = [(one if n % 2 else two).hit("ip", "192.0.2.1", 3, 60) for n in range(5)]
+        assert tries == [True, True, True, False, False]
+        assert one.hit("ip", "192.0.2.2", 3, 60) and one.hit("other", "192.0.2.1", 3, 60)
+        one.db.execute("UPDATE request_hits SET at = at - 61")  # an hour later, say
+        assert two.hit("ip", "192.0.2.1", 3, 60)
+        (left,) = one.db.execute("SELECT count(*) FROM request_hits WHERE name = 'ip'").fetchone()
+        assert left == 1  # the old ones are gone
 
 
 def test_csrf_tokens() -> None:

@@ -5,7 +5,7 @@ The commands live by what they do — `issues` (build, init, preview) and `mail`
 imported only by the commands that run it, so `digest --help` answers at once.
 """
 
-from digest.cli import issues, mail, serve  # noqa: F401  (importing them registers the commands)
+from digest.cli import issues, mail, serve, state  # noqa: F401  (importing them registers the commands)
 from digest.cli.common import Exit, app
 
 __all__ = ["Exit", "app"]

@@ -36,7 +36,6 @@ from digest.mail.subscribers import ACTIVE, PENDING, UNSUBSCRIBED
 from digest.mail.variants import sources
 from digest.models import Subscriber
 from digest.serve import forms
-from digest.serve.limits import RateLimit
 from digest.serve.pages import Pages, respond
 from digest.store import State
 
@@ -54,8 +53,6 @@ class ReaderApp:
         self.config, self.secret, self.clock = config, secret, clock
         self.output = config.output_dir
         self.pages = Pages(config)
-        self.per_ip = RateLimit(config.server.subscribe_per_ip, 3600)
-        self.per_address = RateLimit(config.server.subscribe_per_address, 86_400)
         self._state: State | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-state")
         self._files: dict[Path, tuple[int, bytes]] = {}
@@ -178,7 +175,8 @@ class ReaderApp:
             self._set_nonce(response, nonce)  # again: the cookie lives as long as the form
             return response
         client = request.client.host if request.client else "unknown"
-        if not self.per_ip.allow(client):
+        per_ip = self.config.server.subscribe_per_ip
+        if not await self.db(lambda state: state.hit("subscribe ip", client, per_ip, 3600)):
             page = self.pages.render(
                 "message",
                 "Too many requests",
@@ -215,7 +213,11 @@ class ReaderApp:
             )
             return respond(page.encode(), 400)
         task = None
-        if mail and self.per_address.allow(subscriber.email.lower()):
+        per_address = self.config.server.subscribe_per_address
+        address = subscriber.email.lower()
+        if mail and await self.db(
+            lambda state: state.hit("confirm mail", address, per_address, 86_400)
+        ):
             token = subscribers.confirm_token(
                 self.secret, subscriber, self.clock(), self.config.server.confirm_hours
             )

@@ -9,7 +9,7 @@ from pathlib import Path
 from digest.errors import DigestError, StateError
 from digest.store.engine import Engine, connect, database_errors, hide_password
 from digest.store.failures import one_line_errors, state_error
-from digest.store.schema import MIGRATIONS
+from digest.store.schema import IDENTITY, MIGRATIONS, TABLES
 
 
 @one_line_errors
@@ -43,7 +43,7 @@ class Connection:
         # The version is read again under the write lock: two processes opening a
         # new store at once would otherwise both create its tables.
         with self.transaction():
-            self.db.migration_lock()
+            self.db.serialise("schema")
             version = self.db.schema_version()
             if version > len(MIGRATIONS):
                 raise DigestError(
@@ -103,3 +103,23 @@ class Connection:
     def held_elsewhere(self, name: str, *, discard: bool = False) -> bool:
         """Whether another living process holds the lock `name` (`discard`: as for `lock`)."""
         return self.db.held_elsewhere(name, discard)
+
+    def copy_to(self, target: Connection) -> dict[str, int]:
+        """Every row of this state into `target`, which must hold none: rows per table.
+
+        Streamed table by table (COPY into PostgreSQL), in one transaction of the target.
+        """
+        with target.transaction():
+            for table in TABLES:
+                if target.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
+                    raise StateError(
+                        f"{target.where} already holds {table}: copy into an empty state"
+                    )
+            counts = {}
+            for table in TABLES:
+                cursor = self.db.execute(f"SELECT * FROM {table}")
+                columns = [column[0] for column in cursor.description]
+                counts[table] = target.db.copy_rows(table, columns, cursor)
+                if table in IDENTITY:
+                    target.db.renumber(table, IDENTITY[table])
+        return counts

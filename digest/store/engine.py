@@ -35,6 +35,8 @@ BUSY_TIMEOUT = 30.0  # seconds to wait for another process's write before giving
 class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
+    @property
+    def description(self) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
     def __iter__(self) -> Iterator[Any]: ...
@@ -49,9 +51,10 @@ class Engine(Protocol):
     def execute(self, sql: str, params: Params = ()) -> Cursor: ...
     def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
     def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Params]) -> int: ...
+    def renumber(self, table: str, column: str) -> None: ...
     def begin(self) -> None: ...
     def in_transaction(self) -> bool: ...
-    def migration_lock(self) -> None: ...
+    def serialise(self, name: str) -> None: ...
     def schema_version(self) -> int: ...
     def set_schema_version(self, version: int) -> None: ...
     def ddl(self, script: str) -> list[str]: ...
@@ -160,6 +163,9 @@ class Sqlite:
             count += len(chunk)
         return count
 
+    def renumber(self, table: str, column: str) -> None:
+        pass  # a rowid goes on from the largest one present
+
     def begin(self) -> None:
         # IMMEDIATE takes the write lock now: two writers queue instead of deadlocking.
         self._retry_locked(lambda: self.conn.execute("BEGIN IMMEDIATE"))
@@ -167,7 +173,7 @@ class Sqlite:
     def in_transaction(self) -> bool:
         return self.conn.in_transaction
 
-    def migration_lock(self) -> None:
+    def serialise(self, name: str) -> None:
         pass  # BEGIN IMMEDIATE already holds the file's only write lock
 
     def schema_version(self) -> int:
@@ -277,6 +283,13 @@ class Postgres:
                 count += 1
         return count
 
+    def renumber(self, table: str, column: str) -> None:
+        """Go on numbering after the largest id present (COPY leaves the identity behind)."""
+        self.conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
+            f" COALESCE(max({column}), 0) + 1, false) FROM {table}"
+        )
+
     def begin(self) -> None:
         self.conn.execute("BEGIN")
 
@@ -285,8 +298,10 @@ class Postgres:
 
         return self.conn.info.transaction_status != TransactionStatus.IDLE
 
-    def migration_lock(self) -> None:
-        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._key("schema"),))
+    def serialise(self, name: str) -> None:
+        """Until the transaction ends, others asking for `name` wait (PostgreSQL runs
+        transactions side by side; SQLite's write lock already makes them queue)."""
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._key(name),))
 
     def schema_version(self) -> int:
         self.conn.execute("CREATE TABLE IF NOT EXISTS digest_schema (version INTEGER NOT NULL)")

@@ -93,7 +93,8 @@ MIGRATIONS: list[str] = [
     );
     """,
     # Claims under a lease (sendlog.py): who holds a row, until when (the database's
-    # clock, in seconds), and what it was before; the rate limit all senders share.
+    # clock, in seconds), and what it was before; the rate limit all senders share;
+    # the web app's request limits, shared by every `digest serve`.
     """
     ALTER TABLE send_log ADD COLUMN lease_owner TEXT;
     ALTER TABLE send_log ADD COLUMN lease_until DOUBLE PRECISION;
@@ -103,5 +104,19 @@ MIGRATIONS: list[str] = [
         name TEXT PRIMARY KEY,
         next_at DOUBLE PRECISION NOT NULL
     );
+    CREATE TABLE request_hits (
+        name TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX request_hits_key ON request_hits (name, key, at);
+    CREATE INDEX request_hits_age ON request_hits (name, at);
     """,
 ]
+
+# Every table, parents before the rows that refer to them: what `digest state copy` moves.
+TABLES = (
+    "http_cache", "parsed_feeds", "stories", "summaries", "subscribers", "subscriber_events",
+    "send_log", "schedule_state", "bounce_reports", "rate_limits", "request_hits",
+)  # fmt: skip
+IDENTITY = {"subscribers": "id", "subscriber_events": "id"}  # numbered by the database

@@ -165,3 +165,21 @@ class SubscriberQueries(Connection):
         )
         self.db.execute("DROP TABLE import_rows")
         return added, staged - added - int(kept), int(kept)
+
+    def hit(self, name: str, key: str, limit: int, window: float) -> bool:
+        """Count one request of `key` under the limit `name` (at most `limit` in any
+        `window` seconds, for every process on the state); False, uncounted, when over."""
+        with self.transaction():
+            self.db.serialise(f"hits {name}")
+            self.db.execute(
+                "DELETE FROM request_hits WHERE name = ? AND at < {epoch} - ?", (name, window)
+            )
+            (count,) = self.db.execute(
+                "SELECT count(*) FROM request_hits WHERE name = ? AND key = ?", (name, key)
+            ).fetchone()
+            if count >= limit:
+                return False
+            self.db.execute(
+                "INSERT INTO request_hits (name, key, at) VALUES (?, ?, {epoch})", (name, key)
+            )
+            return True
