@@ -135,6 +135,7 @@ def _send_report(report: SendReport) -> int:
         f"Issue {report.issue_id}: {report.sent} sent now, {report.already} done before,"
         f" {len(report.failed)} refused, {report.deferred + report.left} still to send,"
         f" {report.waiting} deferred, {report.unknown} unknown."
+        + (f" {report.elsewhere} in another sender's hands." if report.elsewhere else "")
     )
     for address, reply in report.failed:
         complain("refused", f"{subscribers.mask(address)}: {reply}")
@@ -307,13 +308,14 @@ def subscribers_export(
 
     def action() -> int:
         _check_status(status)
+        which = status or (None if everyone else subscribers.ACTIVE)
         with State(load_config(config_path).state_target) as state:
-            rows = state.subscribers(include_unsubscribed=everyone, status=status)
-        if output is None:
-            subscribers.export_csv(rows, sys.stdout)
-            return 0
-        with output.open("w", encoding="utf-8", newline="") as target:
-            count = subscribers.export_csv(rows, target)
+            rows = state.each_subscriber(which)  # a page at a time: any size of list
+            if output is None:
+                subscribers.export_csv(rows, sys.stdout)
+                return 0
+            with output.open("w", encoding="utf-8", newline="") as target:
+                count = subscribers.export_csv(rows, target)
         complain("exported", f"{count} subscribers to {output}")
         return 0
 
