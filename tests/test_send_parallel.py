@@ -114,8 +114,8 @@ def test_a_dead_senders_rows_are_taken_back_and_its_one_in_flight_resent(
     letter = setup_letter(tmp_path, server, count=6)
     with State(letter.config.state_target) as state:
         state.enqueue(ISSUE, everyone=True)
-        batch = state.claim(ISSUE, "gone-host:1:dead", 3, 900, NOW)
-        assert state.start(ISSUE, batch[0][0].id, "gone-host:1:dead", 900)
+        batch = state.claim(ISSUE, "gone-host:1:dead/0", 3, 900, NOW)
+        assert state.start(ISSUE, batch[0][0].id, "gone-host:1:dead/0", 900)
     # No process holds "gone-host"'s lock: it died with a row `sending` and two claimed.
     report = run_send(letter)
     assert (report.sent, report.resumed, report.unknown) == (6, 1, 0)
@@ -130,14 +130,14 @@ def test_a_living_sender_whose_lease_ran_out_leaves_an_unknown(
     owner = "slow-host:2:alive"
     with State(letter.config.state_target) as holder, holder.lock(sender_lock(owner)):
         holder.enqueue(ISSUE, everyone=True)
-        (stuck, _, _), (claimed, _, _) = holder.claim(ISSUE, owner, 2, -1, NOW)
-        assert holder.start(ISSUE, stuck.id, owner, -1)  # already past its lease
+        (stuck, _, _), (claimed, _, _) = holder.claim(ISSUE, f"{owner}/0", 2, -1, NOW)
+        assert holder.start(ISSUE, stuck.id, f"{owner}/0", -1)  # already past its lease
         report = run_send(letter)
         # Its claimed row goes back to the queue; the one it was sending may have gone out.
         assert (report.sent, report.unknown, report.resumed) == (3, 1, 0)
         assert log_of(letter)[stuck.email] == "unknown"
         assert stuck.email not in server.handler.count()
-        assert not holder.start(ISSUE, claimed.id, owner, 900)  # its claim is gone
+        assert not holder.start(ISSUE, claimed.id, f"{owner}/0", 900)  # its claim is gone
     again = run_send(letter, retry_unknown=True)  # after checking the relay's log
     assert again.sent == 1 and server.handler.count() == Counter(letter.addresses)
 

@@ -178,7 +178,7 @@ def _work_all(
     def one(index: int) -> None:
         try:
             with State(state.target) as own, SmtpTransport(config, relay=index) as smtp:
-                work(run, own, smtp)
+                work(run, own, smtp, index)
         except BaseException as e:  # re-raised in the caller's thread
             errors.append(e)
             run.halt.set()

@@ -66,7 +66,7 @@ class Run:
     config: Config
     variants: Variants
     issue_id: str
-    owner: str
+    owner: str  # this process; worker n claims as "<owner>/<n>"
     report: SendReport
     render: Callable[[Variants, Subscriber], bytes]
     stop: Callable[[], bool]
@@ -92,13 +92,14 @@ class Run:
         return float((s.retries + 1) * (4 * s.timeout + s.data_timeout) + backoff + 60)
 
 
-def work(run: Run, state: State, smtp: SmtpTransport) -> None:
+def work(run: Run, state: State, smtp: SmtpTransport, index: int = 0) -> None:
     """Claim and send until nothing is due, the run halts or this connection gives up."""
+    owner = f"{run.owner}/{index}"
     streak = 0
     while not run.halted():
         now = run.clock().astimezone(UTC).isoformat(timespec="seconds")
         batch = state.claim(
-            run.issue_id, run.owner, run.claim, CLAIM_LEASE, now,
+            run.issue_id, owner, run.claim, CLAIM_LEASE, now,
             retry_unknown=run.retry_unknown, only=run.only,
         )  # fmt: skip
         if not batch and not recover(run, state):
@@ -107,11 +108,11 @@ def work(run: Run, state: State, smtp: SmtpTransport) -> None:
             for reader, was, since in batch:
                 if run.halted():
                     return
-                streak = _one(run, state, smtp, reader, was, since, streak)
+                streak = _one(run, state, smtp, owner, reader, was, since, streak)
                 if streak < 0:
                     return
         finally:
-            state.release(run.issue_id, run.owner)
+            state.release(run.issue_id, owner)
 
 
 def recover(run: Run, state: State) -> int:
@@ -120,10 +121,16 @@ def recover(run: Run, state: State) -> int:
     Returns how many rows became due again.
     """
     due = 0
+    alive: dict[str, bool] = {}
     for owner in state.lease_owners(run.issue_id):
-        if owner == run.owner:
+        process = owner.partition("/")[0]
+        if process == run.owner:
             continue
-        gone = not owner or not state.held_elsewhere(sender_lock(owner), discard=True)
+        if process not in alive:  # "": a row an older version left `sending`
+            alive[process] = bool(process) and state.held_elsewhere(
+                sender_lock(process), discard=True
+            )
+        gone = not alive[process]
         released, interrupted, unknown = state.recover(run.issue_id, owner, gone)
         due += released + interrupted
         if interrupted or unknown:
@@ -147,6 +154,7 @@ def _one(
     run: Run,
     state: State,
     smtp: SmtpTransport,
+    owner: str,
     reader: Subscriber,
     was: str,
     since: str | None,
@@ -159,7 +167,7 @@ def _one(
         run.sleep(state.next_slot(RATE_LIMIT, 1.0 / config.smtp.rate))
         if run.halted():
             return -1
-    if not state.start(run.issue_id, reader.id, run.owner, run.sending_lease):
+    if not state.start(run.issue_id, reader.id, owner, run.sending_lease):
         with run.lock:
             report.already += 1  # unsubscribed, or taken back by another sender
         return streak

@@ -145,13 +145,12 @@ class SendLogQueries(Connection):
         )
         return cursor.rowcount == 1
 
-    def release(self, issue_id: str, owner: str, subscriber_id: int | None = None) -> int:
-        """Give back `owner`'s claimed rows (or one of them) that it did not start."""
-        extra, args = ("AND subscriber_id = ?", (subscriber_id,)) if subscriber_id else ("", ())
+    def release(self, issue_id: str, owner: str) -> int:
+        """Give back the rows `owner` claimed and did not start."""
         return self.db.execute(
             "UPDATE send_log SET status = claimed_from, lease_owner = NULL, lease_until = NULL"
-            f" WHERE issue_id = ? AND status = 'claimed' AND lease_owner = ? {extra}",
-            (issue_id, owner, *args),
+            " WHERE issue_id = ? AND status = 'claimed' AND lease_owner = ?",
+            (issue_id, owner),
         ).rowcount
 
     def lease_owners(self, issue_id: str) -> list[str]:
