@@ -223,14 +223,12 @@ class SendLogQueries(Connection):
     def next_slot(self, name: str, interval: float) -> float:
         """Reserve the next send under the rate limit `name` shared by every process;
         returns how many seconds to wait for it."""
-        self.db.execute(
-            "INSERT INTO rate_limits (name, next_at) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
-            (name,),
-        )
         (wait,) = self.db.execute(
-            "UPDATE rate_limits SET next_at = {greatest}(next_at, {epoch}) + ? WHERE name = ?"
+            "INSERT INTO rate_limits (name, next_at) VALUES (?, {epoch} + ?)"
+            " ON CONFLICT (name) DO UPDATE"
+            " SET next_at = {greatest}(rate_limits.next_at, {epoch}) + excluded.next_at - {epoch}"
             " RETURNING next_at - ? - {epoch}",
-            (interval, name, interval),
+            (name, interval, interval),
         ).fetchone()
         return max(0.0, float(wait))
 
