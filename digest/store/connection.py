@@ -60,6 +60,15 @@ class Connection:
         if self.db.in_transaction():
             yield
             return
+        with self._begun(keep=True):
+            yield
+
+    def scratch(self) -> AbstractContextManager[None]:
+        """A transaction always rolled back: to ask "what if" without writing anything."""
+        return self._begun(keep=False)
+
+    @contextmanager
+    def _begun(self, *, keep: bool) -> Iterator[None]:
         try:
             self.db.begin()
         except database_errors() as e:
@@ -67,28 +76,20 @@ class Connection:
         try:
             yield
         except BaseException:
-            if self.db.in_transaction():
-                with suppress(*database_errors()):
-                    self.db.execute("ROLLBACK")
+            self._roll_back()
             raise
+        if not keep:
+            self._roll_back()
+            return
         try:
             self.db.execute("COMMIT")
         except database_errors() as e:
             raise state_error(self.where, e) from None
 
-    @contextmanager
-    def scratch(self) -> Iterator[None]:
-        """A transaction always rolled back: to ask "what if" without writing anything."""
-        try:
-            self.db.begin()
-        except database_errors() as e:
-            raise state_error(self.where, e) from None
-        try:
-            yield
-        finally:
-            if self.db.in_transaction():
-                with suppress(*database_errors()):
-                    self.db.execute("ROLLBACK")
+    def _roll_back(self) -> None:
+        if self.db.in_transaction():
+            with suppress(*database_errors()):
+                self.db.execute("ROLLBACK")
 
     def lock(
         self, name: str, wait: float = 0.0, *, discard: bool = False
