@@ -124,7 +124,11 @@ def _enqueue(state: State, run: Run) -> None:
     """A `pending` row for each reader this issue is owed to (their preferences decide)."""
     if run.only is not None:
         reader = state.subscriber(run.only)
-        if reader is not None and reader.status == ACTIVE:
+        if (
+            reader is not None
+            and reader.status == ACTIVE
+            and run.variants.wants(reader.preferences, any_cadence=True)
+        ):
             state.enqueue(run.issue_id, everyone=False, ids=[reader.id])
         return
     with state.transaction():
