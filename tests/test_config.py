@@ -118,6 +118,11 @@ def test_defaults_pass_their_own_checks(tmp_path: Path) -> None:
         ("[fetch]\nmax_redirects = 0", "fetch.max_redirects", 0),
         ("[smtp]\nrate = 0", "smtp.rate", 0.0),
         ("[smtp]\nrate = 0.5", "smtp.rate", 0.5),
+        ("[smtp]\nworkers = 8", "smtp.workers", 8),
+        ("[smtp]\nrelays = ['smtp2.example.org:587', '[::1]:25']", "smtp.relays",
+         ("smtp2.example.org:587", "[::1]:25")),
+        ("[state]\nurl = 'postgresql://digest@db.example.org/digest'", "state.url",
+         "postgresql://digest@db.example.org/digest"),
         ("[smtp]\nhost = '::1'", "smtp.host", "::1"),
         ("[smtp]\nhost = 'smtp.eu.mailgun.org'", "smtp.host", "smtp.eu.mailgun.org"),
         ("[smtp]\npassword_env = 'MAILGUN_KEY_2'", "smtp.password_env", "MAILGUN_KEY_2"),
@@ -148,6 +153,12 @@ def test_good_feeds(tmp_path: Path, toml: str, expected: str) -> None:
 
 
 BAD = [
+    # many machines: a database URL, relays as host:port, a sane number of connections
+    ("[state]\nurl = 'mysql://db.example.org/digest'", 2, "must be a PostgreSQL URL"),
+    ("[smtp]\nrelays = ['smtp2.example.org']", 2, "is not \"host:port\""),
+    ("[smtp]\nrelays = ['smtp2.example.org:99999']", 2, "is not \"host:port\""),
+    ("[smtp]\nrelays = ['bad host:25']", 2, "smtp.relays"),
+    ("[smtp]\nworkers = 0", 2, "smtp.workers = 0 must be between 1 and 256"),
     # colours: the theme computes with numbers, and the value goes into CSS verbatim
     ("[theme]\nbrand_color = 'red'", 2,
      'theme.brand_color = \'red\' is a colour name: write it as "#ff0000"'),

@@ -20,11 +20,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from digest.build import select
+from digest.cli import app
 from digest.config import Config, NewsletterSettings
-from digest.errors import SubscriberError
+from digest.errors import StateError, SubscriberError
 from digest.mail import subscribers
 from digest.models import Entry, Feed, FeedStatus
 from digest.store import State, engine
+from testkit.net import free_port
 from tests.conftest import ConfigWriter
 
 SECRET = b"a-secret-of-enough-length-123456"
@@ -253,3 +255,16 @@ def test_list_strips_terminal_escapes(
     assert "Eve" in output
     for bad in ("\x1b", "\x07", "\u202e", "\x9b"):
         assert bad not in output
+
+
+def test_an_unreachable_database_is_one_line(
+    write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config("feed.xml")
+    url = f"postgresql://digest@127.0.0.1:{free_port()}/digest"
+    monkeypatch.setenv("DIGEST_STATE", url)
+    with pytest.raises(StateError, match=r"^state database postgresql://digest@127\.0\.0\.1"):
+        State(url)
+    result = CliRunner().invoke(app, ["subscribers", "list", "-c", str(path)])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and "state database" in result.output
