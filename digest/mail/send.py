@@ -196,37 +196,6 @@ def _work_all(
         raise errors[0]
 
 
-"""Send a built issue to every active subscriber over SMTP, each exactly once.
-
-The send log (`send_log` in the state file) has one row per (issue,
-subscriber). Before a message goes out its row is claimed as `sending` and
-committed; after the server's 250 reply to DATA it becomes `sent`, committed
-together with the next claim. Other outcomes:
-
-- `failed`: a 5xx for this address, or 4xx replies for longer than
-  `[smtp] give_up_hours`; never retried.
-- `deferred` with `next_attempt_at`: a 4xx for this address (greylisting, a
-  full mailbox). The run goes on with the others; a later run tries this
-  reader again once that time has come, waiting `defer_minutes` and then
-  about as long again as it has already waited (exponential, 6 h at most).
-  A server-wide failure (lost connection, 421, a 4xx to DATA) that outlasts
-  `retries` stops the run instead, and that reader is due at once next time.
-- `unknown`: the message went out whole but the end of DATA was not answered
-  within `data_timeout`. The server may have taken it, so no run sends it
-  again unless told to (`digest send --retry-unknown`, after checking the
-  relay's log). Three in a row stop the run: the relay is too slow.
-
-A rerun skips `sent`, `failed`, `unknown` and not-yet-due `deferred` rows, so
-a crash, a kill -9 or a dropped connection never mails anyone twice, with one
-exception that no client can close: the server accepted the message and the
-process died before `sent` was committed. That row is still `sending`; the
-rerun sends it again, so at most one reader per crash can get a second copy
-(with the same Message-ID, which mail stores use to drop it). A file lock
-beside the state file (`lock.py`) keeps two senders from working on the same
-list at once; `smtp.py` is the connection.
-"""
-
-
 def send_test(config: Config, loaded: LoadedIssue, to: str) -> str:
     """Mail one test copy to `to`; nothing is recorded. Returns the normalised address."""
     address = normalise(to)
