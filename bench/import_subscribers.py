@@ -159,9 +159,10 @@ def summarise(results: list[tuple[str, int, float, int]]) -> None:
     for engine, rows, seconds, peak in results:
         per_million = seconds * 1_000_000 / rows
         ratio = per_million / TARGET
+        verdict = "met" if ratio <= 1 else "MISSED"
         print(f"{engine:>10} {rows:>9,} rows: {per_million:.1f} s per million rows ="
-              f" {ratio:.2f} × the {TARGET:.0f} s target"
-              f" ({'met' if ratio <= 1 else 'MISSED'}), peak RSS {peak / 1024:.0f} MiB")  # fmt: skip
+              f" {ratio:.2f} × the {TARGET:.0f} s target ({verdict}),"
+              f" peak RSS {peak / 1024:.0f} MiB")  # fmt: skip
     for engine in {r[0] for r in results}:
         mine = sorted((r for r in results if r[0] == engine), key=lambda r: r[1])
         if len(mine) > 1:
