@@ -289,7 +289,9 @@ def subscribers_import(
         for problem in result.invalid:
             complain("skipped", problem)
         if result.skipped > len(result.invalid):
-            complain("skipped", f"{result.skipped - len(result.invalid)} more invalid rows")
+            complain(
+                "skipped", f"{result.skipped - len(result.invalid)} more invalid rows, not listed"
+            )
         return 0
 
     guarded(verbose, action)
