@@ -43,7 +43,8 @@ def checked(address: str) -> str:
 def common_case(address: str) -> str | None:
     """The normalised address when it is of the common shape and valid; None when only
     email-validator can say (an odd shape, an invalid domain, a length at the limit)."""
-    shape = _COMMON.fullmatch(address)
+    # Longer is refused by email-validator; shorter keeps the cache's keys small.
+    shape = _COMMON.fullmatch(address) if len(address) <= EMAIL_MAX_LENGTH else None
     if shape is None:
         return None
     local, domain = shape.groups()
@@ -59,7 +60,7 @@ def common_case(address: str) -> str | None:
     return f"{local}@{normalised}"
 
 
-@lru_cache(maxsize=65536)  # a few hundred domains in a real list; bounded on any file
+@lru_cache(maxsize=16384)  # a few hundred domains in a real list; a miss costs one check
 def _domain(domain: str) -> tuple[str, str] | None:
     """(normalised, IDNA ASCII) domain as email-validator gives them; None if it refuses.
 

@@ -215,6 +215,7 @@ def unsubscribe(
 
 
 KEPT_PROBLEMS = 100  # invalid rows described in full; the rest are only counted
+IMPORT_CAUSE = "imported by the operator"
 
 
 @dataclass(frozen=True)
@@ -260,9 +261,6 @@ def import_csv(state: State, source: TextIO, *, skip_invalid: bool = False) -> I
         added, already, unsubscribed, skipped,
     )  # fmt: skip
     return ImportResult(added, already, unsubscribed, tuple(invalid), skipped)
-
-
-IMPORT_CAUSE = "imported by the operator"
 
 
 def _read_rows(source: TextIO) -> Iterator[tuple[int, str, str]]:

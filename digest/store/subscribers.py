@@ -139,8 +139,8 @@ class SubscriberQueries(Connection):
 
         Rows go in in file order and the unique index turns away every later
         copy of an address (DO NOTHING also within one statement), so the first
-        row of an address wins and ids follow the file, with no grouping of the
-        staged rows (slow under PostgreSQL's nondeterministic collation).
+        row of an address wins and ids follow the file, with no grouping pass
+        over the staged rows.
         `WHERE true` keeps SQLite from reading ON CONFLICT as a join's ON.
         """
         self.db.execute("DROP TABLE IF EXISTS import_rows")
