@@ -49,6 +49,12 @@ def normalise(address: str) -> str:
         raise SubscriberError(f"{address.strip()!r} is not an email address: {e}") from None
 
 
+def tidy_name(name: str) -> str:
+    """`name` with its spaces folded and without NULs (no part of a name, and
+    PostgreSQL cannot store one in text)."""
+    return " ".join(name.replace("\0", "").split())
+
+
 def token_secret(config: Config) -> bytes:
     """The unsubscribe-token secret from the environment variable config names."""
     name = config.newsletter.unsubscribe_secret_env
@@ -147,7 +153,7 @@ def request(
     same either way, so it tells nobody who is on the list.
     """
     email = normalise(address)
-    name = " ".join(name.split())[:100]
+    name = tidy_name(name)[:100]
     with state.transaction():
         existing = state.subscriber(email)
         if existing is None:
@@ -177,7 +183,7 @@ def confirm(state: State, subscriber: Subscriber) -> Subscriber:
 def add(state: State, address: str, name: str = "", *, resubscribe: bool = False) -> Subscriber:
     """Add (or, with `resubscribe`, bring back) one subscriber; returns the row."""
     email = normalise(address)
-    name = " ".join(name.split())
+    name = tidy_name(name)
     with state.transaction():
         existing = state.subscriber(email)
         if existing is not None and existing.status in LEFT and not resubscribe:
@@ -294,8 +300,7 @@ def _rows(reader: Any) -> Iterator[tuple[int, str, str]]:
             continue
         address = _restore(row[at]) if at < len(row) else ""
         name = _restore(row[name_at]) if name_at is not None and name_at < len(row) else ""
-        # A NUL is no part of a name, and PostgreSQL cannot store one in text.
-        yield reader.line_num, address, " ".join(name.replace("\0", "").split())
+        yield reader.line_num, address, tidy_name(name)
 
 
 EXPORT_COLUMNS = (
