@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,9 @@ SECRET = b"a-secret-of-enough-length-123456"
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> State:
-    return State(tmp_path / "state.sqlite")
+def state() -> State:
+    """The test's own state on the engine DIGEST_TEST_ENGINE names."""
+    return State(os.environ["DIGEST_STATE"])
 
 
 @pytest.mark.parametrize(
@@ -87,6 +89,122 @@ def test_import_is_all_or_nothing_unless_told(state: State) -> None:
     assert state.subscribers() == []
     result = subscribers.import_csv(state, io.StringIO(text), skip_invalid=True)
     assert result.added == 2 and len(result.invalid) == 1 and "line 3" in result.invalid[0]
+
+
+def _import(state: State, text: str, skip_invalid: bool = False) -> subscribers.ImportResult:
+    return subscribers.import_csv(state, io.StringIO(text), skip_invalid=skip_invalid)
+
+
+def _everyone(state: State) -> list[tuple[str, str, str]]:
+    return [(s.email, s.name, s.status) for s in state.subscribers(include_unsubscribed=True)]
+
+
+def test_import_counts_each_address_once_whatever_its_case(state: State) -> None:
+    subscribers.add(state, "old@example.org", "Old")
+    subscribers.add(state, "gone@example.org")
+    subscribers.remove(state, "gone@example.org")
+    text = (
+        "email,name\nnew@example.org,First\nNEW@Example.ORG,Second\nOld@EXAMPLE.org,Again\n"
+        "GONE@example.org,Back\nx@Bücher.DE,Ü\nx@xn--bcher-kva.de,Punycode\nnew@example.org,\n"
+    )
+    result = _import(state, text)
+    # Added: new and x@bücher.de; the later copies of them and Old count as already there.
+    assert (result.added, result.already, result.unsubscribed) == (2, 4, 1)
+    assert _everyone(state) == [
+        ("old@example.org", "Old", "active"),
+        ("gone@example.org", "", "unsubscribed"),
+        ("new@example.org", "First", "active"),
+        ("x@bücher.de", "Ü", "active"),
+    ]
+    new = state.subscriber("new@example.org")
+    assert new is not None
+    assert [(status, cause) for _, status, cause in state.subscriber_events(new.id)] == [
+        ("active", subscribers.IMPORT_CAUSE)
+    ]
+    again = _import(state, text)
+    assert (again.added, again.already, again.unsubscribed) == (0, 6, 1)
+    assert len(state.subscriber_events()) == 5  # 2 adds, 1 removal, 2 imported: no more
+
+
+def test_import_refusal_names_the_first_bad_line_and_counts_the_rest(state: State) -> None:
+    good = "".join(f"reader{n}@example.org,R{n}\n" for n in range(300))
+    bad = "".join(f"broken{n},B\n" for n in range(150))
+    text = f"email,name\n{good}{bad}last@example.org,L\n"
+    with pytest.raises(SubscriberError) as refused:
+        _import(state, text)
+    assert str(refused.value).startswith("line 302: 'broken0' is not an email address")
+    assert "(and 149 more); nothing imported" in str(refused.value)
+    assert _everyone(state) == [] and state.subscriber_events() == []
+    result = _import(state, text, skip_invalid=True)
+    assert (result.added, result.skipped) == (301, 150)
+    assert len(result.invalid) == subscribers.KEPT_PROBLEMS and "line 302" in result.invalid[0]
+
+
+def test_import_of_a_file_broken_half_way_leaves_nothing(state: State, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    rows = "".join(f"reader{n}@example.org,Zoë\n" for n in range(20000))
+    path.write_bytes(f"email,name\n{rows}".encode() + b"late@example.org,Ren\xe9e\n")
+    with (
+        path.open(encoding="utf-8", newline="") as source,
+        pytest.raises(
+            SubscriberError, match=r"near line \d+: the CSV is not UTF-8.*nothing imported"
+        ),
+    ):
+        subscribers.import_csv(state, source)
+    assert _everyone(state) == []
+    subscribers.add(state, "after@example.org")  # the state is usable afterwards
+    assert len(state.subscribers()) == 1
+
+
+def test_import_memory_does_not_grow_with_the_list(state: State, tmp_path: Path) -> None:
+    """Streamed: the rows pass through, so five times the list takes no more memory."""
+    peaks = []
+    for count in (12000, 60000):
+        path = tmp_path / f"list-{count}.csv"
+        with path.open("w", encoding="utf-8") as target:
+            target.write("email,name\n")
+            target.writelines(f"r{count}.{n}@example.org,Reader {n}\n" for n in range(count))
+        with path.open(encoding="utf-8", newline="") as source:
+            tracemalloc.start()
+            try:
+                assert subscribers.import_csv(state, source).added == count
+                peaks.append(tracemalloc.get_traced_memory()[1])
+            finally:
+                tracemalloc.stop()
+    assert peaks[1] < 1.5 * peaks[0], peaks
+
+
+def test_a_name_with_a_nul_is_kept_without_it(state: State) -> None:
+    """Either engine stores it (PostgreSQL takes no NUL in text), and it exports back as is."""
+    assert _import(state, "email,name\nnul@example.org,A\x00nn\n").added == 1
+    subscribers.add(state, "zero@example.org", "\x00")
+    assert _everyone(state) == [
+        ("nul@example.org", "Ann", "active"),
+        ("zero@example.org", "", "active"),
+    ]
+    exported = io.StringIO()
+    subscribers.export_csv(state.subscribers(), exported)
+    with State(":memory:") as other:
+        _import(other, exported.getvalue())
+        assert _everyone(other) == _everyone(state)
+
+
+def test_import_on_postgresql_copies_and_folds_case(pg_state: str) -> None:
+    """COPY into the staging table, then one statement: duplicates in any case once."""
+    with State(pg_state) as state:
+        assert state.db.name == "postgresql"
+        subscribers.add(state, "Kept@Example.org", "Kept")
+        rows = "".join(
+            f"{'READER' if n % 3 == 0 else 'reader'}{n % 5000}@example.org,R{n}\n"
+            for n in range(12000)
+        )
+        result = _import(state, f"email,name\nkept@EXAMPLE.ORG,K\n{rows}")
+        assert (result.added, result.already) == (5000, 7001)
+        assert len(state.subscribers()) == 5001
+        first = state.subscriber("Reader3@example.org")  # line 5 of the file: n = 3
+        assert first is not None and (first.email, first.name) == ("READER3@example.org", "R3")
+        ids = [s.id for s in state.subscribers()]
+        assert ids == sorted(ids) and len(state.subscriber_events()) == 5001
 
 
 @pytest.mark.parametrize(

@@ -285,10 +285,14 @@ def subscribers_import(
             result = subscribers.import_csv(state, source, skip_invalid=skip_invalid)
         say(
             f"Imported {result.added} new, {result.already} already subscribed,"
-            f" {result.unsubscribed} left unsubscribed, {len(result.invalid)} invalid skipped."
+            f" {result.unsubscribed} left unsubscribed, {result.skipped} invalid skipped."
         )
         for problem in result.invalid:
             complain("skipped", problem)
+        if result.skipped > len(result.invalid):
+            complain(
+                "skipped", f"{result.skipped - len(result.invalid)} more invalid rows, not listed"
+            )
         return 0
 
     guarded(verbose, action)
