@@ -70,3 +70,15 @@ def test_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "3 subscribers" in result.output and "1 stories" in result.output
     again = CliRunner().invoke(app, ["state", "copy", str(copied), "-c", str(config)])
     assert again.exit_code == 1 and "already holds" in again.output
+
+
+def test_both_engines_count_the_same_addresses_as_one(tmp_path: Path, pg_state: str) -> None:
+    addresses = ["Ann@Example.org", "ann@example.ORG", "Éva@example.org", "éva@example.org"]
+    for target in (str(tmp_path / "s.sqlite"), pg_state):
+        with State(target) as state, state.transaction():
+            added, already, _ = state.import_rows(
+                ((n, a, "") for n, a in enumerate(addresses)), ("unsubscribed",), "test"
+            )
+            assert (added, already) == (3, 1)  # ASCII case folds; other letters do not
+            assert state.subscriber("ANN@example.org") is not None
+            assert state.subscriber("ÉVA@example.org") is None

@@ -1,7 +1,8 @@
 """The schema, as the list of changes that built it: appended to, never edited.
 
 One history serves both engines: the few words that differ are written as
-`{id}`, `{bytes}`, `{nocase}` (engine.py spells them). The count of entries
+`{id}`, `{bytes}`, `{unique_nocase}` (engine.py spells them), and a statement
+only PostgreSQL needs starts with `{postgresql}`. The count of entries
 applied is kept in `PRAGMA user_version` (SQLite) or the `digest_schema`
 table (PostgreSQL), so an old state is upgraded in place by the ones it lacks.
 """
@@ -32,10 +33,12 @@ MIGRATIONS: list[str] = [
     );
     """,
     # Subscribers, the per-(issue, subscriber) send log, and the scheduler's memory.
+    # An address is unique whatever the case of its ASCII letters, as SQLite's NOCASE
+    # compares (PostgreSQL: a unique index on the address with A-Z folded).
     """
     CREATE TABLE subscribers (
         id {id},
-        email TEXT NOT NULL UNIQUE {nocase},
+        email TEXT NOT NULL {unique_nocase},
         name TEXT NOT NULL DEFAULT '',
         status TEXT NOT NULL DEFAULT 'active',
         subscribed_at TEXT NOT NULL,
@@ -54,6 +57,11 @@ MIGRATIONS: list[str] = [
         key TEXT PRIMARY KEY,
         value TEXT
     );
+    {postgresql} CREATE FUNCTION digest_fold(address TEXT) RETURNS TEXT
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        AS $$ SELECT translate(address, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+                                        'abcdefghijklmnopqrstuvwxyz') $$;
+    {postgresql} CREATE UNIQUE INDEX subscribers_email ON subscribers (digest_fold(email))
     """,
     # A reader deferred by a 4xx waits until `next_attempt_at`; `deferred_since`
     # is the first such reply, from which `[smtp] give_up_hours` counts.

@@ -15,9 +15,9 @@ from digest.store.failures import one_line_errors
 class SubscriberQueries(Connection):
     def subscriber(self, key: int | str) -> Subscriber | None:
         """A subscriber by id or by address (any case)."""
-        column = "id" if isinstance(key, int) else "email"
+        where = "id = ?" if isinstance(key, int) else "{fold}(email) = {fold}(?)"
         found = self.db.execute(
-            f"SELECT {SUBSCRIBER} FROM subscribers WHERE {column} = ?", (key,)
+            f"SELECT {SUBSCRIBER} FROM subscribers WHERE {where}", (key,)
         ).fetchone()
         return subscriber_from(found) if found else None
 
@@ -144,13 +144,12 @@ class SubscriberQueries(Connection):
         `WHERE true` keeps SQLite from reading ON CONFLICT as a join's ON.
         """
         self.db.execute("DROP TABLE IF EXISTS import_rows")
-        self.db.execute(
-            "CREATE TEMPORARY TABLE import_rows (line INTEGER, email TEXT {nocase}, name TEXT)"
-        )
+        self.db.execute("CREATE TEMPORARY TABLE import_rows (line INTEGER, email TEXT, name TEXT)")
         staged = self.db.copy_rows("import_rows", ("line", "email", "name"), rows)
         marks = ", ".join("?" * len(left))
         (kept,) = self.db.execute(
-            "SELECT count(*) FROM import_rows t JOIN subscribers s ON s.email = t.email"
+            "SELECT count(*) FROM import_rows t JOIN subscribers s"
+            " ON {fold}(s.email) = {fold}(t.email)"
             f" WHERE s.status IN ({marks})",
             left,
         ).fetchone()
@@ -159,7 +158,7 @@ class SubscriberQueries(Connection):
         added = self.db.execute(
             "INSERT INTO subscribers (email, name, status, subscribed_at, status_at, cause,"
             " preferences) SELECT email, name, 'active', ?, ?, ?, '{}' FROM import_rows"
-            " WHERE true ORDER BY line ON CONFLICT (email) DO NOTHING",
+            " WHERE true ORDER BY line ON CONFLICT DO NOTHING",
             (now, now, cause),
         ).rowcount
         self.db.execute(
