@@ -80,5 +80,9 @@ def test_both_engines_count_the_same_addresses_as_one(tmp_path: Path, pg_state: 
                 ((n, a, "") for n, a in enumerate(addresses)), ("unsubscribed",), "test"
             )
             assert (added, already) == (3, 1)  # ASCII case folds; other letters do not
-            assert state.subscriber("ANN@example.org") is not None
-            assert state.subscriber("ÉVA@example.org") is None
+            ann, upper, lower = (
+                state.subscriber(a)
+                for a in ("ANN@example.org", "ÉVA@example.org", "éVA@example.org")
+            )
+            assert ann is not None and upper is not None and upper.email == "Éva@example.org"
+            assert lower is not None and lower.email == "éva@example.org"
