@@ -193,11 +193,13 @@ class Leg:
 def measure(
     name: str, folder: Path, state: str, readers: int, workers: int, processes: int, delay: float
 ) -> Leg:
-    """One send of a fresh list; checks every reader got exactly one copy."""
+    """One send of a fresh list; checks every reader got one copy and is `sent`."""
     with Sink(folder, delay) as sink:
         letter = make_letter(folder / name.replace(" ", "-"), sink.port, state, readers)
         senders, seconds = run_senders(letter, workers, processes)
         records = sink.received()
+    with State(letter.state) as db:
+        log = db.send_log(ISSUE)
     for sender in senders:
         if sender.code != 0:
             raise SystemExit(f"{name}: digest send exited {sender.code}:\n{sender.said()}")
@@ -206,6 +208,8 @@ def measure(
         raise SystemExit(
             f"{name}: {len(got)} of {readers} readers reached, max copies {max(got.values())}"
         )
+    if set(log) != set(got) or set(log.values()) != {"sent"}:
+        raise SystemExit(f"{name}: the send log disagrees: {Counter(log.values())}")
     leg = Leg(name, readers, rate_of(records), seconds, [s.peak_rss_mb for s in senders])
     print(
         f"  {name:<28} {readers:>6} readers: {leg.rate:6.1f} messages/s at the sink,"
@@ -232,7 +236,9 @@ def throughput(server: str, folder: Path, args: argparse.Namespace) -> None:
     ceiling = 1 / args.delay
     print(
         f"  ratios (one connection measured on {args.one_readers} readers, the others on"
-        f" {args.readers}; a connection's ceiling is {ceiling:.0f}/s):\n"
+        f" {args.readers}; a connection's ceiling is {ceiling:.0f}/s; one connection spends"
+        f" {1000 / one.rate - args.delay * 1000:.1f} ms a message beyond the sink's"
+        f" {args.delay * 1000:.0f} ms):\n"
         f"    --workers 8 / 1 connection = {eight.rate / one.rate:.2f}x"
         f" ({'meets' if eight.rate >= 6 * one.rate else 'BELOW'} the 6x target)\n"
         f"    2 x --workers 4 / 1 connection = {two.rate / one.rate:.2f}x"
