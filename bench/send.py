@@ -27,6 +27,9 @@ has a database of its own.
 3. rate: `[smtp] rate = --rate` with two processes x 4 workers against a
    sink without delay: the aggregate rate the sink saw vs the limit.
 4. sqlite: one connection vs `--workers 8` on an SQLite file, for comparison.
+5. stall: a sender frozen (SIGSTOP) past its sending lease, then killed: its
+   rows in flight become `unknown` and are settled against the sink's log
+   (bench/send_stall.py). Takes a minute and more, mostly waiting.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ from testkit.postgres import available, cluster, new_database
 SECRET = "bench-secret-0123456789abcdef"
 ISSUE = "2026-11-26"
 LEFT = ("unsubscribed", "bounced", "complained")
-LEGS = ("throughput", "kills", "rate", "sqlite")
+LEGS = ("throughput", "kills", "rate", "sqlite", "stall")
 
 
 def address(n: int) -> str:
@@ -95,8 +98,11 @@ class Letter:
     readers: int
 
 
-def make_letter(folder: Path, port: int, state: str, readers: int, rate: float = 0) -> Letter:
-    """config.toml, the published issue and `readers` active readers in `state`."""
+def make_letter(
+    folder: Path, port: int, state: str, readers: int, rate: float = 0, smtp: str = ""
+) -> Letter:
+    """config.toml, the published issue and `readers` active readers in `state`; `smtp`:
+    more `[smtp]` settings."""
     folder.mkdir(parents=True)
     where = f'url = "{state}"' if state.startswith("postgresql://") else f'path = "{state}"'
     config = folder / "config.toml"
@@ -108,8 +114,7 @@ def make_letter(folder: Path, port: int, state: str, readers: int, rate: float =
         'postal_address = "1 Main Street"\n'
         '[[feeds]]\nurl = "feed.xml"\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nrate = {rate}\nbackoff = 0.05\n'
-        'security = "none"\n'
-        f"[state]\n{where}\n",
+        'security = "none"\n' + smtp + f"[state]\n{where}\n",
         encoding="utf-8",
     )
     loaded = load_config(config)
@@ -433,6 +438,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--rate-messages", type=int, default=1_500)
     parser.add_argument("--sqlite-readers", type=int, default=1_000)
+    parser.add_argument("--stall-readers", type=int, default=400)
     parser.add_argument("--delay", type=float, default=0.02, help="sink seconds per message")
     parser.add_argument("--legs", default=",".join(LEGS), help=f"some of {','.join(LEGS)}")
     args = parser.parse_args()
@@ -448,9 +454,13 @@ def main() -> None:
         if "throughput" in legs:
             throughput(server, folder, args)
         if "kills" in legs:
-            ok = kills(server, folder, args, seed)
+            ok = kills(server, folder, args, seed) and ok
         if "rate" in legs:
             rate_leg(server, folder, args)
+        if "stall" in legs:
+            from bench.send_stall import stall  # built on this module's helpers
+
+            ok = stall(server, folder, args, seed) and ok
     if "sqlite" in legs:
         with tempfile.TemporaryDirectory() as tmp:
             sqlite_leg(Path(tmp), args)
