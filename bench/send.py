@@ -325,7 +325,7 @@ def kills(server: str, folder: Path, args: argparse.Namespace, seed: int) -> boo
             log = state.send_log(ISSUE)
         unknown = sorted(a for a, status in log.items() if status == "unknown")
         records = sink.received()
-        settled = settle_unknown(letter, unknown, {r.address for r in records})
+        settled = settle_unknown(letter, unknown, sink.log)
         if settled:
             with State(letter.state) as state:
                 log = state.send_log(ISSUE)
@@ -333,18 +333,20 @@ def kills(server: str, folder: Path, args: argparse.Namespace, seed: int) -> boo
     return verdict(config, readers, log, records, flying, flying_count, codes, final, unknown)
 
 
-def settle_unknown(letter: Letter, unknown: list[str], received: set[str]) -> bool:
-    """As the README says: check the relay's log; resend (--retry-unknown) only if absent."""
+def settle_unknown(letter: Letter, unknown: list[str], relay_log: Path) -> bool:
+    """As the README says: `digest unknown --delivered` with the relay's log marks `sent`
+    the ones it has, then `digest send --retry-unknown` sends the others. True if it ran."""
     if not unknown:
         print("  unknown rows: none")
         return False
-    arrived = [a for a in unknown if a in received]
-    print(
-        f"  unknown rows: {len(unknown)}; in the sink's log: {len(arrived)} (left as they are),"
-        f" absent: {len(unknown) - len(arrived)}"
+    command = [sys.executable, "-m", "digest", "unknown", "-c", str(letter.config)]
+    found = subprocess.run(
+        [*command, "--delivered", str(relay_log)], capture_output=True, text=True, check=False
     )
-    if len(arrived) == len(unknown):
-        return False
+    said = " ".join((found.stdout + found.stderr).split())
+    print(
+        f"  unknown rows: {len(unknown)}; `digest unknown --delivered`: {found.returncode}, {said}"
+    )
     retry = spawn(letter, 1, "--retry-unknown")
     print(f"  `digest send --retry-unknown` exited {retry.reap()}: {retry.said()}")
     return True

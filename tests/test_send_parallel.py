@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 import trustme
+from typer.testing import CliRunner
 
+from digest.cli import app
+from digest.issues.message import personal_message_id
 from digest.mail import subscribers
 from digest.mail.send import send_issue
 from digest.mail.worker import sender_lock
@@ -170,3 +173,25 @@ def test_a_stopped_run_gives_its_claims_back(tmp_path: Path, server: Mailserver)
         )
     assert report.stopped and report.sent == 5 and report.left == 25
     assert Counter(log_of(letter).values()) == {"sent": 5, "pending": 25}
+
+
+def test_unknowns_are_settled_one_reader_at_a_time(tmp_path: Path, server: Mailserver) -> None:
+    letter = setup_letter(tmp_path, server, count=3)
+    first, second, third = letter.addresses
+    with State(letter.config.state_target) as state:
+        state.enqueue(ISSUE, everyone=True)
+        for reader, _, _ in state.claim(ISSUE, "gone/0", 2, 900, NOW):
+            state.record_outcome(ISSUE, reader.id, "unknown", "no reply to the end of DATA")
+    runner = CliRunner()
+    config = ["-c", str(letter.config_path)]
+    listed = runner.invoke(app, ["unknown", ISSUE, *config])
+    assert listed.exit_code == 0, listed.output
+    ids = listed.output.split()
+    assert ids == [personal_message_id(ISSUE, a, letter.config) for a in (first, second)]
+    relay_log = tmp_path / "mail.log"
+    relay_log.write_text(f"Nov 26 08:00:01 relay postfix/cleanup: 4Xq: message-id={ids[1]}\n")
+    settled = runner.invoke(app, ["unknown", ISSUE, "--delivered", str(relay_log), *config])
+    assert settled.exit_code == 0 and "1 unknown message(s) found" in settled.output
+    assert log_of(letter) == {first: "unknown", second: "sent", third: "pending"}
+    report = run_send(letter, retry_unknown=True)  # the one the relay never had, and the rest
+    assert report.sent == 2 and server.handler.count() == Counter([first, third])

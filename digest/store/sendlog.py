@@ -211,6 +211,15 @@ class SendLogQueries(Connection):
             ),
         )  # fmt: skip
 
+    def unknowns(self, issue_id: str) -> list[tuple[int, str]]:
+        """(subscriber id, address) of the issue's rows whose outcome is `unknown`."""
+        rows = self.db.execute(
+            "SELECT s.id, s.email FROM send_log l JOIN subscribers s ON s.id = l.subscriber_id"
+            " WHERE l.issue_id = ? AND l.status = 'unknown' ORDER BY s.id",
+            (issue_id,),
+        )
+        return [(int(sid), str(email)) for sid, email in rows]
+
     def send_log(self, issue_id: str) -> dict[str, str]:
         """Address → status of every send-log row for `issue_id`."""
         rows = self.db.execute(
