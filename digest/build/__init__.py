@@ -34,6 +34,7 @@ import httpx
 
 from digest import isolate
 from digest import select as selection
+from digest.build.mend import mend
 from digest.build.prefetch import Ahead
 from digest.build.stories import Network, isolated, network, story
 from digest.build.workers import Workers, processes_for
@@ -42,7 +43,6 @@ from digest.collect.fetcher import Fetcher
 from digest.collect.policy import FoundIn
 from digest.config import Config, FeedSettings
 from digest.errors import DigestError
-from digest.issues.files import read_issues
 from digest.models import Entry, Feed, FeedReport, FeedStatus, Fetched, Issue, Story
 from digest.store import State
 from digest.text import boilerplate
@@ -253,40 +253,6 @@ def _issue_language(config: Config, stories: Sequence[Story]) -> str:
         return ""
     counts = Counter(s.language for s in stories if s.language)
     return counts.most_common(1)[0][0] if counts else "en"
-
-
-def mend(store: State, config: Config, output_dir: Path) -> list[str]:
-    """Finish what a killed build left: record its stories, refresh the archive.
-
-    Returns warnings for the report.
-    """
-    from digest.issues.publish import archive_is_stale, write_archive
-
-    mended = reconcile(store, output_dir)
-    warnings = [f"issue {i}: written but its stories not recorded; now they are" for i in mended]
-    try:
-        if archive_is_stale(output_dir):
-            write_archive(output_dir, config)
-    except DigestError as e:
-        warnings.append(f"archive not refreshed: {e}")
-    return warnings
-
-
-def reconcile(store: State, output_dir: Path) -> list[str]:
-    """Record the stories of every issue folder whose stories are not recorded yet.
-
-    A build (or the scheduler) killed between writing the folder and
-    recording its stories would otherwise put them in the next issue again.
-    Returns the ids of the issues mended.
-    """
-    known = store.recorded_issues()
-    mended = []
-    for issue in read_issues(output_dir):
-        if issue.id in known or not issue.stories:
-            continue
-        store.record_issue(issue.id, ((s.key or s.url, s.title, s.url) for s in issue.stories))
-        mended.append(issue.id)
-    return mended
 
 
 def _import(module: str) -> None:

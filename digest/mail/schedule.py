@@ -35,7 +35,8 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from digest.build import Outcome, build, mend
+from digest.build import Outcome, build
+from digest.build.mend import mend
 from digest.config import Config
 from digest.config import checks as config_checks
 from digest.errors import ConfigError, LockedError
