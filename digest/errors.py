@@ -9,13 +9,13 @@ DigestError                 the CLI prints the message on one line (exit code in
 ├── RenderError             a template failed (names the file and line)
 ├── SubscriberError         a bad address, a bad CSV, or an unknown subscriber or token
 │   └── ExpiredTokenError   a genuine confirmation link, too old to use
-├── StateError              the state file is locked by another process, damaged or unwritable
+├── StateError              the state (file or database) is locked, damaged, unwritable or unreachable
 └── DeliveryError           writing the issue or sending it failed
     ├── TransientError      a 4xx reply or a lost connection: worth another try later
     │   └── RecipientDeferred   a 4xx for one recipient: that reader waits, the run goes on
     ├── PermanentError      a 5xx reply for one recipient: recorded, never retried
     ├── UnknownOutcome      the server never answered the end of DATA: maybe delivered
-    └── LockedError         another `digest send`, build or scheduler holds the lock
+    └── LockedError         another build (or the scheduler's) holds the state's build lock
 
 NoReply (not a DigestError) is a signal inside the SMTP connection, turned into
 UnknownOutcome before it leaves it.

@@ -1,7 +1,9 @@
 """Mail: getting a written issue to readers, each exactly once.
 
-`send` is the loop over the list (claims, outcomes, rate, retries), `smtp`
-the connection, `lock` one sender per state file, `subscribers` the list and
-its tokens, `schedule` the cron loop that builds and sends. With `build.py`,
-the only place that wires stages together; all its SQL is in `store.py`.
+`send` is one run over the list and `worker` one connection's share of it
+(leased claims, outcomes, the shared rate, retries), `smtp` the connection,
+`unknowns` the settling of unanswered messages, `subscribers` the list and
+its tokens, `schedule` the cron loop that builds and sends (one leader per
+state). With `build/`, the only place that wires stages together; all its SQL
+is in `store/`.
 """
