@@ -9,7 +9,7 @@ DigestError                 the CLI prints the message on one line (exit code in
 ├── RenderError             a template failed (names the file and line)
 ├── SubscriberError         a bad address, a bad CSV, or an unknown subscriber or token
 │   └── ExpiredTokenError   a genuine confirmation link, too old to use
-├── StateError              the state (file or database) is locked, damaged, unwritable or unreachable
+├── StateError              the state (file or database) is locked, damaged or unreachable
 └── DeliveryError           writing the issue or sending it failed
     ├── TransientError      a 4xx reply or a lost connection: worth another try later
     │   └── RecipientDeferred   a 4xx for one recipient: that reader waits, the run goes on
