@@ -12,7 +12,7 @@ import typer
 from digest.cli.common import ConfigOption, Exit, VerboseOption, app, complain, guarded, say
 from digest.config import load_config
 from digest.store import State
-from digest.store.engine import hide_password, is_database_url
+from digest.store.engine import hide_password
 
 state_app = typer.Typer(
     help="The state: what was sent, to whom, and the list.", no_args_is_help=True
@@ -33,8 +33,7 @@ def copy(
 
     def action() -> int:
         config = load_config(config_path)
-        where: Path | str = target if is_database_url(target) else Path(target)
-        with State(config.state_target) as source, State(where) as destination:
+        with State(config.state_target) as source, State(target) as destination:
             counts = source.copy_to(destination)
         rows = ", ".join(f"{n} {table}" for table, n in counts.items() if n)
         say(f"Copied into {hide_password(target)}: {rows or 'nothing (the state was empty)'}.")

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from digest.config.checks import is_database_url
 from digest.config.read import Reader
 from digest.errors import ConfigError
-from digest.store.engine import is_database_url
 
 FullText = Literal["auto", "always", "never"]
 CommentsMode = Literal["auto", "none", "wordpress", "reddit", "hackernews", "discourse", "mastodon"]

@@ -255,8 +255,13 @@ def bounce_address(value: str) -> str:
     return value
 
 
+def is_database_url(target: object) -> bool:
+    """Whether a state target names PostgreSQL rather than an SQLite file."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
 def database_url(value: str) -> str:
-    if value and not value.startswith(("postgresql://", "postgres://")):
+    if value and not is_database_url(value):
         raise ValueError(
             'must be a PostgreSQL URL like "postgresql://digest@db.example.org/digest"'
         )

@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from digest.config.checks import is_database_url
 from digest.errors import LockedError
 
 Params = Sequence[Any]
@@ -68,10 +69,6 @@ def database_errors() -> tuple[type[Exception], ...]:
     """The exceptions either driver raises (psycopg's only once it was loaded)."""
     psycopg = sys.modules.get("psycopg")
     return (sqlite3.Error, psycopg.Error) if psycopg is not None else (sqlite3.Error,)
-
-
-def is_database_url(target: str | Path) -> bool:
-    return str(target).startswith(("postgresql://", "postgres://"))
 
 
 def connect(target: str | Path) -> Engine:
