@@ -111,7 +111,10 @@ def check_token(state: State, secret: bytes, token: str) -> Subscriber:
 
 def confirm_token(secret: bytes, subscriber: Subscriber, now: float, hours: int) -> str:
     """The link token of a confirmation mail: valid `hours`, and only until the status changes."""
-    expires = int(now) + hours * 3600
+    return _confirm_token(secret, subscriber, int(now) + hours * 3600)
+
+
+def _confirm_token(secret: bytes, subscriber: Subscriber, expires: int) -> str:
     return make_token(
         secret,
         subscriber.id,
@@ -129,14 +132,7 @@ def check_confirm_token(state: State, secret: bytes, token: str, now: float) -> 
         subscriber = state.subscriber(int(parts[0]))
         expires = int(parts[1])
         if subscriber is not None:
-            expected = make_token(
-                secret,
-                subscriber.id,
-                subscriber.email,
-                purpose="confirm",
-                expires=expires,
-                bound=f"{subscriber.status}@{subscriber.status_at}",
-            )
+            expected = _confirm_token(secret, subscriber, expires)
             if hmac.compare_digest(expected, token.strip()):
                 if expires < now:
                     raise ExpiredTokenError("that confirmation link has expired")
