@@ -11,6 +11,8 @@ import trustme
 
 from testkit import postgres as testkit_postgres
 from tests.mailserver import PASSWORD, SECRET, Mailserver, start_server
+from tests.readers import SECRET as READER_SECRET
+from tests.readers import Catcher, Running, reader_site, start_smtp
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DIGEST_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -107,3 +109,22 @@ def server(tls_ca: tuple[trustme.CA, Path]) -> Iterator[Mailserver]:
 def mail_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", SECRET)
     monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
+
+
+# The readers' side (`digest serve`, bounces): a catching SMTP server and the app ------
+
+
+@pytest.fixture
+def reader_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", READER_SECRET)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Catcher, int]]:
+    yield from start_smtp()
+
+
+@pytest.fixture
+def site(tmp_path: Path, smtp: tuple[Catcher, int]) -> Iterator[Running]:
+    """`digest serve` on a free loopback port, mailing through `smtp`."""
+    yield from reader_site(tmp_path, smtp[1])

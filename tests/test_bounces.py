@@ -10,7 +10,6 @@ from __future__ import annotations
 import email
 import email.policy
 import mailbox
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +25,11 @@ from digest.mail import subscribers
 from digest.mail.bounces import Bounce, parse_report, refusal, verp_address, verp_id
 from digest.mail.send import send_issue
 from digest.store import State
-from tests.readers import NOW, SECRET, Catcher, make_issue, publish_issue, start_smtp, write_config
+from tests.readers import NOW, Catcher, make_issue, publish_issue, write_config
 
 BOUNCES = "bounces@news.example.com"
+
+pytestmark = pytest.mark.usefixtures("reader_secret")
 
 
 def dsn(
@@ -224,16 +225,6 @@ def test_hostile_reports_never_crash(
     for bounce in parse_bytes(raw, BOUNCES):
         assert bounce.kind in ("hard", "soft", "ours")
         assert "\n" not in bounce.detail
-
-
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", SECRET)
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Catcher, int]]:
-    yield from start_smtp()
 
 
 def _readers(config_path: Path, names: list[str]) -> dict[str, int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,27 +31,12 @@ from tests.readers import (
     confirm_link,
     make_issue,
     publish_issue,
-    reader_site,
     run_app,
-    start_smtp,
     story,
     write_config,
 )
 
-
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", SECRET)
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Catcher, int]]:
-    yield from start_smtp()
-
-
-@pytest.fixture
-def site(tmp_path: Path, smtp: tuple[Catcher, int]) -> Iterator[Running]:
-    yield from reader_site(tmp_path, smtp[1])
+pytestmark = pytest.mark.usefixtures("reader_secret")
 
 
 def client(site: Running, forwarded: str | None = None) -> httpx.Client:

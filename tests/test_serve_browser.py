@@ -16,35 +16,19 @@ from digest.store import State
 from tests.helpers import BROWSER_WAIT as WAIT
 from tests.helpers import CHROMIUM, launch_chromium
 from tests.readers import (
-    SECRET,
     Catcher,
     Running,
     confirm_link,
-    reader_site,
-    start_smtp,
 )
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+
+pytestmark = pytest.mark.usefixtures("reader_secret")
 
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)", allow_module_level=True)
-
-
-@pytest.fixture(autouse=True)
-def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", SECRET)
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Catcher, int]]:
-    yield from start_smtp()
-
-
-@pytest.fixture
-def site(tmp_path: Path, smtp: tuple[Catcher, int]) -> Iterator[Running]:
-    yield from reader_site(tmp_path, smtp[1])
 
 
 @pytest.fixture
