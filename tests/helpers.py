@@ -96,8 +96,9 @@ def make_issue() -> Issue:
     )
 
 
-def big_issue(stories: int) -> Issue:
-    """Stories with long summaries and three long comments each: ~6.5 KB of HTML per story."""
+def big_issue(stories: int, title: str = "Story number {}") -> Issue:
+    """Stories with long summaries and three long comments each: ~6.5 KB of HTML per story;
+    `title` is each story's, with `{}` its number."""
     words = ("the quick brown fox jumps over the lazy dog again " * 8).split()
     lead = make_issue().stories[0]
     comment = Comment(
@@ -111,7 +112,7 @@ def big_issue(stories: int) -> Issue:
         stories=tuple(
             replace(
                 lead,
-                title=f"Story number {i}",
+                title=title.format(i),
                 url=f"https://www.example.com/2026/11/a-story-with-a-long-slug-{i}/",
                 image=f"https://cdn.example.com/uploads/2026/11/picture-{i}-1200x675.jpg",
                 summary=(" ".join(words[:25]),) * 3,

@@ -15,7 +15,7 @@ import pytest
 
 from digest.config import Config, ThemeSettings
 from digest.errors import RenderError
-from digest.models import Comment, RenderedIssue
+from digest.models import RenderedIssue
 from digest.render.email import (
     ArchiveEntry,
     issue_context,
@@ -219,26 +219,7 @@ def test_mailto_unsubscribe_is_a_link(tmp_path: Path) -> None:
 
 
 def test_html_stays_under_gmail_clipping_for_ten_stories(config: Config) -> None:
-    words = ("the quick brown fox jumps over the lazy dog again " * 6).split()
-    lead = make_issue().stories[0]
-    comment = Comment(
-        author="A Regular Commenter",
-        text=" ".join(words[:60]),
-        url="https://www.example.com/2026/11/a-story-with-a-long-slug/#comment-123456",
-        published=NOW - timedelta(hours=3),
-    )
-    stories = tuple(
-        replace(
-            lead,
-            title=f"{LEAD_TITLE} ({i})",
-            url=f"https://www.example.com/2026/11/a-story-with-a-long-slug-{i}/",
-            image=f"https://cdn.example.com/uploads/2026/11/picture-{i}-1200x675.jpg",
-            summary=(" ".join(words[:25]),) * 3,
-            comments=(comment,) * 3,
-        )
-        for i in range(10)
-    )
-    html = render_issue(replace(make_issue(), stories=stories), config).html
+    html = render_issue(big_issue(10, title=LEAD_TITLE + " ({})"), config).html
     assert len(html.encode()) < 102_000, len(html.encode())
 
 
