@@ -22,78 +22,9 @@ import time
 from pathlib import Path
 
 from digest.config import parse_config
-from digest.mail.bounces import process, verp_address
+from digest.mail.bounces import process
 from digest.store import State
-
-BOUNCES = "bounces@news.example.com"
-
-DSN = """Return-Path: <>
-Date: Wed,  2 Dec 2026 06:00:01 +0000 (UTC)
-From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
-Subject: Undelivered Mail Returned to Sender
-To: {to}
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B{n}"
-Message-Id: <dsn-{n}@mx.example.net>
-
---B{n}
-Content-Type: text/plain; charset=us-ascii
-
-This is the mail system at host mx.example.net. Your message could not be delivered.
-
---B{n}
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.net
-Arrival-Date: Wed,  2 Dec 2026 06:00:00 +0000 (UTC)
-
-Final-Recipient: rfc822; {address}
-Original-Recipient: rfc822;{address}
-Action: {action}
-Status: {status}
-Remote-MTA: dns; mx.example.org
-Diagnostic-Code: smtp; {code} {status} <{address}>: {text}
-
---B{n}
-Content-Type: text/rfc822-headers
-
-Return-Path: <{to}>
-From: Test Insider <insider@news.example.com>
-To: {address}
-Subject: Test Insider: Wagon news
-
---B{n}--
-"""
-
-ARF = """From: <staff@fbl.example.net>
-Subject: complaint
-To: <fbl@news.example.com>
-Message-ID: <arf-{n}@fbl.example.net>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="P{n}"
-
---P{n}
-Content-Type: text/plain
-
-An abuse report.
-
---P{n}
-Content-Type: message/feedback-report
-
-Feedback-Type: abuse
-Version: 1
-Original-Mail-From: <{to}>
-Original-Rcpt-To: <{address}>
-
---P{n}
-Content-Type: text/rfc822-headers
-
-From: Test Insider <insider@news.example.com>
-To: {address}
-
---P{n}--
-"""
+from testkit.reports import BOUNCES, arf, dsn
 
 
 def build(folder: Path, count: int) -> tuple[Path, dict[str, str]]:
@@ -104,8 +35,6 @@ def build(folder: Path, count: int) -> tuple[Path, dict[str, str]]:
     for reader in range(1, count + 1):
         address = f"reader{reader:05d}@example.org"
         share = reader % 20
-        to = verp_address(BOUNCES, reader)
-        values = {"to": to, "address": address}
         if share < 12:
             kind = [("failed", "5.1.1", 550, "user unknown")]
             expected[address] = "bounced"
@@ -115,14 +44,17 @@ def build(folder: Path, count: int) -> tuple[Path, dict[str, str]]:
             expected[address] = "bounced" if times == 3 else "active"
         elif share < 19:
             kind = []
-            box.add(ARF.format(n=n, **values))
+            box.add(arf(address, verp=reader, uid=str(n)))
             n += 1
             expected[address] = "complained"
         else:
             kind = [("delayed", "4.4.7", 421, "still trying")]
             expected[address] = "active"
         for action, status, code, text in kind:
-            box.add(DSN.format(n=n, action=action, status=status, code=code, text=text, **values))
+            diagnostic = f"{code} {status} <{{address}}>: {text}"
+            box.add(
+                dsn(address, status, verp=reader, action=action, diagnostic=diagnostic, uid=str(n))
+            )
             n += 1
         if n >= count:
             break
