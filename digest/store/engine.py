@@ -128,9 +128,7 @@ class Sqlite:
         self.where = str(path)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(
-            str(path), timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-        )
+        self.conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
         self._retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
         # In WAL mode NORMAL loses no committed data on a crash, only the last
         # transactions on power loss, and costs no fsync per commit.
@@ -305,11 +303,14 @@ class Postgres:
         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._key(name),))
 
     def schema_version(self) -> int:
-        self.conn.execute("CREATE TABLE IF NOT EXISTS digest_schema (version INTEGER NOT NULL)")
+        # Read without DDL: every connection asks, and only a migration creates the table.
+        if _first(self.conn.execute("SELECT to_regclass('digest_schema')")) is None:
+            return 0
         version = _first(self.conn.execute("SELECT max(version) FROM digest_schema"))
         return int(version) if version is not None else 0
 
     def set_schema_version(self, version: int) -> None:
+        self.conn.execute("CREATE TABLE IF NOT EXISTS digest_schema (version INTEGER NOT NULL)")
         self.conn.execute("DELETE FROM digest_schema")
         self.conn.execute("INSERT INTO digest_schema (version) VALUES (%s)", (version,))
 
